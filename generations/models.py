@@ -1,0 +1,161 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from generations.ids import new_generation_id, new_image_id
+
+
+def default_aspect_ratios() -> list[str]:
+    return ["auto", "1:1", "4:3", "3:4", "3:2", "2:3", "16:9", "9:16", "5:4", "4:5", "21:9", "9:21", "2:1", "1:2", "3:1", "1:3"]
+
+
+class ImageModel(models.Model):
+    """A model the hub sells, edited by staff; its prices live in ModelPrice."""
+
+    id = models.CharField("API model id", max_length=64, primary_key=True)
+    display_name = models.CharField(max_length=100)
+    provider = models.CharField(max_length=32, default="openai")
+    provider_model = models.CharField(max_length=100)
+    enabled = models.BooleanField(default=True)
+    sort_order = models.PositiveIntegerField(default=0)
+    default_aspect_ratio = models.CharField(max_length=10, default="auto")
+    default_quality = models.CharField(max_length=10, default="1K")
+    aspect_ratios = models.JSONField(default=default_aspect_ratios)
+    tier_qualities = models.JSONField(default=list, help_text='Resolution tiers used with aspect_ratio, e.g. ["1K","2K","4K"].')
+    openai_qualities = models.JSONField(default=list, help_text='OpenAI-style qualities used with size, e.g. ["auto","low","medium","high"].')
+    sizes = models.JSONField(default=list, help_text="Advertised sizes; any WxH within the limits below is accepted.")
+    reference_image_limit = models.PositiveSmallIntegerField(default=16)
+    size_multiple = models.PositiveSmallIntegerField(default=16)
+    max_edge = models.PositiveIntegerField(default=3840)
+    min_pixels = models.PositiveIntegerField(default=655_360)
+    max_pixels = models.PositiveIntegerField(default=8_294_400)
+    max_aspect_ratio = models.FloatField(default=3.0, help_text="Longest edge divided by shortest edge, at most.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["sort_order", "id"]
+
+    def __str__(self) -> str:
+        return self.id
+
+    @property
+    def qualities(self) -> list[str]:
+        return [*self.tier_qualities, *self.openai_qualities]
+
+
+class ModelPrice(models.Model):
+    """Credits per image for a quality, for images up to `max_pixels` pixels.
+
+    The price of a request is the row with the smallest max_pixels that still
+    covers the image, so bigger images fall into dearer rows.
+    """
+
+    model = models.ForeignKey(ImageModel, on_delete=models.CASCADE, related_name="prices")
+    quality = models.CharField(max_length=10)
+    max_pixels = models.PositiveIntegerField()
+    credits_per_image = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["model", "quality", "max_pixels"]
+        constraints = [
+            models.UniqueConstraint(fields=["model", "quality", "max_pixels"], name="one_price_per_model_quality_bracket"),
+            models.CheckConstraint(condition=Q(credits_per_image__gt=0), name="price_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model_id} {self.quality} ≤{self.max_pixels}px: {self.credits_per_image}"
+
+
+class Generation(models.Model):
+    """One generation request: what was asked, what it cost, what came back."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    TERMINAL = (Status.SUCCEEDED, Status.FAILED)
+
+    id = models.CharField(max_length=40, primary_key=True, default=new_generation_id, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="generations")
+    api_key = models.ForeignKey("accounts.ApiKey", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    model = models.ForeignKey(ImageModel, on_delete=models.PROTECT, related_name="generations")
+    prompt = models.TextField()
+    n = models.PositiveSmallIntegerField()
+    aspect_ratio = models.CharField(max_length=10)
+    quality = models.CharField(max_length=10)
+    size = models.CharField(max_length=20, help_text="WxH sent to the provider, or auto.")
+    provider_quality = models.CharField(max_length=10, help_text="Quality sent to the provider.")
+    is_async = models.BooleanField(default=False)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    credits_per_image = models.PositiveIntegerField()
+    credits_charged = models.PositiveIntegerField(default=0)
+    credits_refunded = models.PositiveIntegerField(default=0)
+    error_code = models.CharField(max_length=64, blank=True)
+    error_message = models.TextField(blank=True, help_text="Raw provider reason; staff only, never sent to clients.")
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)
+    request_fingerprint = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "-created_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="one_generation_per_idempotency_key",
+            ),
+            models.CheckConstraint(condition=Q(n__gte=1) & Q(n__lte=4), name="generation_n_in_range"),
+            models.CheckConstraint(
+                condition=Q(credits_refunded__lte=models.F("credits_charged")), name="generation_refund_le_charge"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.id
+
+    @property
+    def credits_used(self) -> int:
+        return self.credits_charged - self.credits_refunded
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in self.TERMINAL
+
+
+def generated_image_path(instance: "GeneratedImage", filename: str) -> str:
+    return filename  # the service builds the full, unguessable key
+
+
+class GeneratedImage(models.Model):
+    id = models.CharField(max_length=40, primary_key=True, default=new_image_id, editable=False)
+    generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="images")
+    file = models.FileField(upload_to=generated_image_path, max_length=255)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    content_type = models.CharField(max_length=40, default="image/png")
+    byte_size = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.id
+
+
+class ReferenceImage(models.Model):
+    """A reference image kept in storage so a queued generation can run in a worker."""
+
+    generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="reference_images")
+    position = models.PositiveSmallIntegerField()
+    file = models.FileField(upload_to=generated_image_path, max_length=255)
+    content_type = models.CharField(max_length=40)
+
+    class Meta:
+        ordering = ["position"]

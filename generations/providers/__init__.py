@@ -1,0 +1,35 @@
+"""Provider registry: one module per provider, chosen by the model's `provider` field.
+
+With IMAGE_PROVIDER=local every model is rendered by the embedded renderer (demo,
+development); otherwise each model goes to its own provider. An unknown provider
+is an error, never a silent fallback to fake images.
+"""
+
+from django.conf import settings
+
+from generations.providers.base import ImageProvider, ProviderError, ProviderRequest, ProviderResult, ReferenceImageData
+
+
+def _registry() -> dict[str, type[ImageProvider]]:
+    from generations.providers.local import LocalProvider
+    from generations.providers.openai import OpenAIProvider
+
+    return {OpenAIProvider.name: OpenAIProvider, LocalProvider.name: LocalProvider}
+
+
+def provider_for(provider_name: str) -> ImageProvider:
+    name = "local" if settings.IMAGE_PROVIDER == "local" else provider_name
+    try:
+        return _registry()[name]()
+    except KeyError:
+        raise ProviderError(f"No provider named {name!r} is configured.", code="provider_unknown", permanent=True) from None
+
+
+__all__ = [
+    "ImageProvider",
+    "ProviderError",
+    "ProviderRequest",
+    "ProviderResult",
+    "ReferenceImageData",
+    "provider_for",
+]

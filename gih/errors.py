@@ -1,0 +1,211 @@
+"""Every API error, one envelope: {"error": {"message": ..., "code": ...}}.
+
+The codes are the public contract (see the API docs): 400 invalid_request,
+401 missingApiKey/invalidApiKey/expiredApiKey, 402 insufficientCredits,
+404 notFound, 500 generationFailed; the others use snake_case names.
+"""
+
+import logging
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation, TooManyFilesSent
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions as drf
+from rest_framework.views import set_rollback
+
+logger = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """An error the API reports to the client as it is."""
+
+    status_code = 400
+    code = "invalid_request"
+    default_message = "Invalid request body"
+
+    def __init__(self, message: str | None = None, *, code: str | None = None, status_code: int | None = None):
+        self.message = message or self.default_message
+        if code:
+            self.code = code
+        if status_code:
+            self.status_code = status_code
+        super().__init__(self.message)
+
+
+class InvalidRequest(ApiError):
+    pass
+
+
+class NotFound(ApiError):
+    status_code = 404
+    code = "notFound"
+    default_message = "The requested resource was not found."
+
+
+class InsufficientCreditsError(ApiError):
+    status_code = 402
+    code = "insufficientCredits"
+    default_message = "The account does not have enough credits."
+
+
+class IdempotencyConflict(ApiError):
+    status_code = 409
+    code = "idempotency_key_reused"
+    default_message = "This Idempotency-Key was already used with a different request body."
+
+
+class GenerationFailed(ApiError):
+    status_code = 500
+    code = "generationFailed"
+    default_message = "Image generation failed."
+
+
+class ServiceUnavailable(ApiError):
+    status_code = 503
+    code = "service_unavailable"
+    default_message = "The service is temporarily unavailable. Please retry shortly."
+
+
+def error_response(status: int, code: str, message: str, headers: dict | None = None) -> JsonResponse:
+    response = JsonResponse({"error": {"message": message, "code": code}}, status=status)
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+def _first_validation_message(detail, path: str = "") -> str:
+    """Flatten DRF's nested validation detail into 'field: message'."""
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            name = path if key == "non_field_errors" else (f"{path}.{key}" if path else str(key))
+            return _first_validation_message(value, name)
+    if isinstance(detail, list) and detail:
+        return _first_validation_message(detail[0], path)
+    return f"{path}: {detail}" if path else str(detail)
+
+
+_DRF_CODES = {
+    drf.MethodNotAllowed: (405, "method_not_allowed"),
+    drf.UnsupportedMediaType: (415, "unsupported_media_type"),
+    drf.NotAcceptable: (406, "not_acceptable"),
+    drf.Throttled: (429, "rate_limited"),
+    drf.PermissionDenied: (403, "permission_denied"),
+    drf.NotFound: (404, "notFound"),
+}
+
+
+def _envelope_for(exc: Exception) -> tuple[int, str, str, dict] | None:
+    from billing.services import InsufficientCredits
+
+    if isinstance(exc, ApiError):
+        return exc.status_code, exc.code, exc.message, {}
+    if isinstance(exc, InsufficientCredits):
+        return 402, InsufficientCreditsError.code, str(exc), {}
+    if isinstance(exc, RequestDataTooBig):
+        return 413, "request_too_large", "The request body is too large.", {}
+    if isinstance(exc, TooManyFilesSent):
+        return 400, "invalid_request", "Too many files in the request.", {}
+    if isinstance(exc, Http404):
+        return 404, "notFound", NotFound.default_message, {}
+    if isinstance(exc, PermissionDenied):
+        return 403, "permission_denied", "You do not have permission to do this.", {}
+    if isinstance(exc, SuspiciousOperation):
+        return 400, "invalid_request", "The request could not be understood.", {}
+    if isinstance(exc, drf.AuthenticationFailed | drf.NotAuthenticated):
+        code = exc.get_codes() if isinstance(exc.get_codes(), str) else "missingApiKey"
+        if code in {"not_authenticated", "authentication_failed"}:
+            code = "missingApiKey"
+        return 401, code, str(exc.detail), {"WWW-Authenticate": 'Bearer realm="api"'}
+    if isinstance(exc, drf.ValidationError):
+        return 400, "invalid_request", _first_validation_message(exc.detail), {}
+    if isinstance(exc, drf.ParseError):
+        return 400, "invalid_request", f"Malformed request body: {exc.detail}", {}
+    for cls, (status, code) in _DRF_CODES.items():
+        if isinstance(exc, cls):
+            headers = {}
+            if isinstance(exc, drf.Throttled) and exc.wait:
+                headers["Retry-After"] = str(int(exc.wait))
+            return status, code, str(exc.detail), headers
+    if isinstance(exc, drf.APIException):
+        return exc.status_code, str(exc.default_code), str(exc.detail), {}
+    return None
+
+
+def api_exception_handler(exc: Exception, context: dict):
+    """DRF's EXCEPTION_HANDLER: known errors become the envelope; others become a 500."""
+    envelope = _envelope_for(exc)
+    if envelope is None:
+        return None  # ApiErrorMiddleware turns it into a logged 500 envelope.
+    set_rollback()
+    status, code, message, headers = envelope
+    return error_response(status, code, message, headers)
+
+
+def _server_error_code(path: str) -> str:
+    return GenerationFailed.code if path.startswith("/api/v1/images/") else "internal_error"
+
+
+class ApiErrorMiddleware:
+    """Under /api/, an unexpected exception becomes a logged 500 envelope, even in DEBUG.
+
+    It also refuses bodies over API_MAX_BODY_BYTES with 413 before anything reads them.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path.startswith("/api/"):
+            try:
+                length = int(request.META.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                return error_response(400, "invalid_request", "Invalid Content-Length header.")
+            if length > settings.API_MAX_BODY_BYTES:
+                return error_response(
+                    413, "request_too_large", f"The request body exceeds {settings.API_MAX_BODY_BYTES} bytes."
+                )
+        return self.get_response(request)
+
+    def process_exception(self, request, exc):
+        if not request.path.startswith("/api/"):
+            return None
+        envelope = _envelope_for(exc)
+        if envelope is not None:
+            status, code, message, headers = envelope
+            return error_response(status, code, message, headers)
+        logger.exception("Unhandled error on %s %s", request.method, request.path)
+        return error_response(500, _server_error_code(request.path), "An internal error occurred.")
+
+
+def api_not_found(request, *args, **kwargs):
+    """Catch-all for unknown /api/ paths (also in DEBUG, where handler404 is bypassed)."""
+    return error_response(404, "notFound", f"No API endpoint at {request.path}.")
+
+
+def _is_api(request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def handler400(request, exception=None):
+    if _is_api(request):
+        status, code, message, _ = _envelope_for(exception) or (400, "invalid_request", "Bad request.", {})
+        return error_response(status, code, message)
+    from django.views.defaults import bad_request
+
+    return bad_request(request, exception)
+
+
+def handler404(request, exception=None):
+    if _is_api(request):
+        return error_response(404, "notFound", NotFound.default_message)
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)
+
+
+def handler500(request):
+    if _is_api(request):
+        return error_response(500, _server_error_code(request.path), "An internal error occurred.")
+    from django.views.defaults import server_error
+
+    return server_error(request)

@@ -1,0 +1,30 @@
+from django.conf import settings
+from django.contrib import admin
+from django.http import JsonResponse
+from django.urls import include, path, re_path
+from django.views.static import serve
+
+from gih import errors
+
+
+def healthz(request):
+    return JsonResponse({"status": "ok"})
+
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include("generations.urls")),
+    re_path(r"^api/", errors.api_not_found),
+    path("healthz", healthz),
+    path("", include("accounts.urls")),
+]
+
+if settings.SERVE_MEDIA:
+    # Local media (no object store configured): served by the app itself. Image keys
+    # are unguessable, so knowing a URL is what grants access, as with S3 URLs.
+    media_prefix = settings.MEDIA_URL.lstrip("/")
+    urlpatterns.append(re_path(rf"^{media_prefix}(?P<path>.+)$", serve, {"document_root": settings.MEDIA_ROOT}))
+
+handler400 = errors.handler400
+handler404 = errors.handler404
+handler500 = errors.handler500
