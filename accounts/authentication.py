@@ -18,11 +18,15 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             )
         api_key = services.api_key_authenticate(raw_key=parts[1])
         if api_key is None:
-            raise exceptions.AuthenticationFailed("The API key does not exist or has been revoked.", code="invalidApiKey")
+            raise exceptions.AuthenticationFailed(
+                "The API key does not exist or has been revoked.", code="invalidApiKey"
+            )
         if api_key.is_expired(timezone.now()):
             raise exceptions.AuthenticationFailed("The API key is expired.", code="expiredApiKey")
         if not api_key.user.is_active:
-            raise exceptions.AuthenticationFailed("The API key does not exist or has been revoked.", code="invalidApiKey")
+            raise exceptions.AuthenticationFailed(
+                "The API key does not exist or has been revoked.", code="invalidApiKey"
+            )
         return api_key.user, api_key
 
     def authenticate_header(self, request) -> str:

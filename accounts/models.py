@@ -45,7 +45,9 @@ class ApiKey(models.Model):
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys")
     name = models.CharField(max_length=100, default="Default")
-    prefix = models.CharField(max_length=16, unique=True, help_text="Non-secret start of the key, for lookup and display.")
+    prefix = models.CharField(
+        max_length=16, unique=True, help_text="Non-secret start of the key, for lookup and display."
+    )
     digest = models.CharField(max_length=64, unique=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)

@@ -84,7 +84,9 @@ class LedgerEntry(models.Model):
     generation = models.ForeignKey(
         "generations.Generation", on_delete=models.PROTECT, null=True, blank=True, related_name="ledger"
     )
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     note = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 

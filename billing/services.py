@@ -73,7 +73,13 @@ def _take(
         CreditBatch.objects.filter(pk=batch.pk).update(remaining=F("remaining") - taken)
         entries.append(
             LedgerEntry(
-                account=account, batch=batch, kind=kind, amount=-taken, generation=generation, actor=actor, note=note,
+                account=account,
+                batch=batch,
+                kind=kind,
+                amount=-taken,
+                generation=generation,
+                actor=actor,
+                note=note,
                 created_at=now,
             )
         )
@@ -108,19 +114,28 @@ def credits_grant(
     with transaction.atomic():
         account = _lock_account(user)
         batch = CreditBatch.objects.create(
-            account=account, amount=amount, remaining=amount, source=source, expires_at=expires_at,
-            granted_by=actor, note=note, created_at=now,
+            account=account,
+            amount=amount,
+            remaining=amount,
+            source=source,
+            expires_at=expires_at,
+            granted_by=actor,
+            note=note,
+            created_at=now,
         )
         LedgerEntry.objects.create(
-            account=account, batch=batch, kind=LedgerEntry.Kind.GRANT, amount=amount, actor=actor, note=note,
+            account=account,
+            batch=batch,
+            kind=LedgerEntry.Kind.GRANT,
+            amount=amount,
+            actor=actor,
+            note=note,
             created_at=now,
         )
     return batch
 
 
-def credits_adjust(
-    *, user, amount: int, actor, note: str, expires_at: datetime | None = None
-) -> list[LedgerEntry]:
+def credits_adjust(*, user, amount: int, actor, note: str, expires_at: datetime | None = None) -> list[LedgerEntry]:
     """A staff correction: positive adds a new batch, negative takes from usable batches.
 
     A negative adjustment larger than the balance raises InsufficientCredits.
@@ -135,12 +150,23 @@ def credits_adjust(
         if amount < 0:
             return _take(account, -amount, kind=LedgerEntry.Kind.ADJUST, now=now, actor=actor, note=note)
         batch = CreditBatch.objects.create(
-            account=account, amount=amount, remaining=amount, source=CreditBatch.Source.ADJUSTMENT,
-            expires_at=expires_at, granted_by=actor, note=note, created_at=now,
+            account=account,
+            amount=amount,
+            remaining=amount,
+            source=CreditBatch.Source.ADJUSTMENT,
+            expires_at=expires_at,
+            granted_by=actor,
+            note=note,
+            created_at=now,
         )
         return [
             LedgerEntry.objects.create(
-                account=account, batch=batch, kind=LedgerEntry.Kind.ADJUST, amount=amount, actor=actor, note=note,
+                account=account,
+                batch=batch,
+                kind=LedgerEntry.Kind.ADJUST,
+                amount=amount,
+                actor=actor,
+                note=note,
                 created_at=now,
             )
         ]
@@ -156,7 +182,9 @@ def credits_charge(*, user, amount: int, generation, note: str = "") -> list[Led
         raise ValueError("A charge must be a positive number of credits.")
     with transaction.atomic():
         account = _lock_account(user)
-        entries = _take(account, amount, kind=LedgerEntry.Kind.CHARGE, now=timezone.now(), generation=generation, note=note)
+        entries = _take(
+            account, amount, kind=LedgerEntry.Kind.CHARGE, now=timezone.now(), generation=generation, note=note
+        )
         type(generation).objects.filter(pk=generation.pk).update(credits_charged=F("credits_charged") + amount)
         generation.credits_charged += amount
     return entries
@@ -190,8 +218,13 @@ def credits_refund(*, generation, amount: int, note: str = "") -> RefundResult:
             CreditBatch.objects.filter(pk=charge.batch_id).update(remaining=F("remaining") + back)
             entries.append(
                 LedgerEntry(
-                    account=account, batch_id=charge.batch_id, kind=LedgerEntry.Kind.REFUND, amount=back,
-                    generation=generation, note=note, created_at=now,
+                    account=account,
+                    batch_id=charge.batch_id,
+                    kind=LedgerEntry.Kind.REFUND,
+                    amount=back,
+                    generation=generation,
+                    note=note,
+                    created_at=now,
                 )
             )
             left -= back
@@ -223,8 +256,12 @@ def credits_expire_due(*, now: datetime | None = None) -> int:
                 total += batch.remaining
             LedgerEntry.objects.bulk_create(
                 LedgerEntry(
-                    account=account, batch=batch, kind=LedgerEntry.Kind.EXPIRE, amount=-batch.remaining,
-                    note="Batch expired", created_at=now,
+                    account=account,
+                    batch=batch,
+                    kind=LedgerEntry.Kind.EXPIRE,
+                    amount=-batch.remaining,
+                    note="Batch expired",
+                    created_at=now,
                 )
                 for batch in batches
             )

@@ -7,7 +7,24 @@ from generations.ids import new_generation_id, new_image_id
 
 
 def default_aspect_ratios() -> list[str]:
-    return ["auto", "1:1", "4:3", "3:4", "3:2", "2:3", "16:9", "9:16", "5:4", "4:5", "21:9", "9:21", "2:1", "1:2", "3:1", "1:3"]
+    return [
+        "auto",
+        "1:1",
+        "4:3",
+        "3:4",
+        "3:2",
+        "2:3",
+        "16:9",
+        "9:16",
+        "5:4",
+        "4:5",
+        "21:9",
+        "9:21",
+        "2:1",
+        "1:2",
+        "3:1",
+        "1:3",
+    ]
 
 
 class ImageModel(models.Model):
@@ -22,8 +39,12 @@ class ImageModel(models.Model):
     default_aspect_ratio = models.CharField(max_length=10, default="auto")
     default_quality = models.CharField(max_length=10, default="1K")
     aspect_ratios = models.JSONField(default=default_aspect_ratios)
-    tier_qualities = models.JSONField(default=list, help_text='Resolution tiers used with aspect_ratio, e.g. ["1K","2K","4K"].')
-    openai_qualities = models.JSONField(default=list, help_text='OpenAI-style qualities used with size, e.g. ["auto","low","medium","high"].')
+    tier_qualities = models.JSONField(
+        default=list, help_text='Resolution tiers used with aspect_ratio, e.g. ["1K","2K","4K"].'
+    )
+    openai_qualities = models.JSONField(
+        default=list, help_text='OpenAI-style qualities used with size, e.g. ["auto","low","medium","high"].'
+    )
     sizes = models.JSONField(default=list, help_text="Advertised sizes; any WxH within the limits below is accepted.")
     reference_image_limit = models.PositiveSmallIntegerField(default=16)
     size_multiple = models.PositiveSmallIntegerField(default=16)
@@ -59,7 +80,9 @@ class ModelPrice(models.Model):
     class Meta:
         ordering = ["model", "quality", "max_pixels"]
         constraints = [
-            models.UniqueConstraint(fields=["model", "quality", "max_pixels"], name="one_price_per_model_quality_bracket"),
+            models.UniqueConstraint(
+                fields=["model", "quality", "max_pixels"], name="one_price_per_model_quality_bracket"
+            ),
             models.CheckConstraint(condition=Q(credits_per_image__gt=0), name="price_positive"),
         ]
 
@@ -159,3 +182,6 @@ class ReferenceImage(models.Model):
 
     class Meta:
         ordering = ["position"]
+
+    def __str__(self) -> str:
+        return f"{self.generation_id} reference {self.position}"

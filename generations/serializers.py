@@ -1,8 +1,12 @@
 """Response shapes of the public API."""
 
+from collections.abc import Callable
 from datetime import datetime
 
-from generations.models import ImageModel
+from django.conf import settings
+from rest_framework import serializers
+
+from generations.models import GeneratedImage, Generation, ImageModel
 
 
 def unix(value: datetime) -> int:
@@ -18,9 +22,7 @@ def iso(value: datetime | None) -> str | None:
 def model_payload(model: ImageModel) -> dict:
     """One entry of /api/v1/models: OpenAI's model object plus the hub's fields."""
     prices = list(model.prices.all())
-    default_price = next(
-        (price.credits_per_image for price in prices if price.quality == model.default_quality), None
-    )
+    default_price = next((price.credits_per_image for price in prices if price.quality == model.default_quality), None)
     return {
         "id": model.id,
         "object": "model",
@@ -51,3 +53,80 @@ def model_payload(model: ImageModel) -> dict:
             for price in prices
         ],
     }
+
+
+class GenerationRequestSerializer(serializers.Serializer):
+    """Field-level checks of a generation request; cross-field rules live in generations.pricing."""
+
+    model = serializers.CharField(max_length=64)
+    prompt = serializers.CharField(max_length=settings.MAX_PROMPT_LENGTH)
+    n = serializers.IntegerField(min_value=1, max_value=4, default=1)
+    aspect_ratio = serializers.CharField(max_length=10, required=False, allow_null=True, allow_blank=True)
+    size = serializers.CharField(max_length=20, required=False, allow_null=True, allow_blank=True)
+    quality = serializers.CharField(max_length=10, required=False, allow_null=True, allow_blank=True)
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["async"] = serializers.BooleanField(default=False, source="async_")  # `async` is a keyword
+        return fields
+
+    def validate(self, attrs):
+        for name in ("aspect_ratio", "size", "quality"):
+            if not attrs.get(name):  # "" from a multipart form means "not given"
+                attrs.pop(name, None)
+        return attrs
+
+
+def _image_payload(image: GeneratedImage, absolute_url: Callable[[str], str]) -> dict:
+    return {
+        "id": image.id,
+        "object": "image",
+        "url": absolute_url(image.file.url),
+        "width": image.width,
+        "height": image.height,
+        "content_type": image.content_type,
+        "created_at": iso(image.created_at),
+    }
+
+
+def generation_payload(
+    generation: Generation,
+    *,
+    absolute_url: Callable[[str], str],
+    balance: dict | None = None,
+    poll_url: str | None = None,
+) -> dict:
+    """The documented image_generation object, plus OpenAI's `created` and `data` for SDK clients."""
+    from generations.services import public_failure_reason
+
+    images = [_image_payload(image, absolute_url) for image in generation.images.all()]
+    payload = {
+        "object": "image_generation",
+        "id": generation.id,
+        "status": generation.status,
+        "model": generation.model_id,
+        "prompt": generation.prompt,
+        "n": generation.n,
+        "aspect_ratio": generation.aspect_ratio,
+        "quality": generation.quality,
+        "size": generation.size,
+        "async": generation.is_async,
+        "created_at": iso(generation.created_at),
+        "started_at": iso(generation.started_at),
+        "finished_at": iso(generation.finished_at),
+        "created": unix(generation.created_at),
+        "images": images,
+        "data": [{"url": image["url"], "revised_prompt": None} for image in images],
+        "usage": {
+            "credits": generation.credits_used if generation.is_terminal else 0,
+            "credits_requested": generation.credits_charged,
+            "credits_refunded": generation.credits_refunded,
+        },
+    }
+    if generation.status == Generation.Status.FAILED:
+        payload["error"] = {"code": "generationFailed", "message": public_failure_reason(generation)}
+    if balance is not None:
+        payload["balance"] = balance
+    if poll_url is not None:
+        payload["poll_url"] = poll_url
+    return payload

@@ -38,7 +38,7 @@ def envlist(name: str, default: str = "") -> list[str]:
 # --- Core -----------------------------------------------------------------
 
 DEBUG = envbool("DEBUG", True)
-_DEV_SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"
+_DEV_SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"  # noqa: S105 (refused when DEBUG is off)
 SECRET_KEY = env("SECRET_KEY", _DEV_SECRET_KEY if DEBUG else "")
 if not DEBUG and (not SECRET_KEY or SECRET_KEY == _DEV_SECRET_KEY or len(SECRET_KEY) < 32):
     raise ImproperlyConfigured("SECRET_KEY must be set to a random string of 32+ characters when DEBUG is off.")

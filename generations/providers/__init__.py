@@ -22,7 +22,9 @@ def provider_for(provider_name: str) -> ImageProvider:
     try:
         return _registry()[name]()
     except KeyError:
-        raise ProviderError(f"No provider named {name!r} is configured.", code="provider_unknown", permanent=True) from None
+        raise ProviderError(
+            f"No provider named {name!r} is configured.", code="provider_unknown", permanent=True
+        ) from None
 
 
 __all__ = [
