@@ -2,27 +2,36 @@
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
-export DATABASE_URL_TEST ?= postgres://postgres@127.0.0.1:5432/gih
-export REDIS_URL_TEST ?= redis://127.0.0.1:6379/0
+DATABASE_URL_TEST ?= postgres://postgres@127.0.0.1:5432/gih
+REDIS_URL_TEST ?= redis://127.0.0.1:6379/0
 
-.PHONY: install demo test lint bench
+.PHONY: install install-dev demo test lint bench
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements-dev.txt
+
+$(VENV)/.runtime: requirements.txt | $(VENV)/bin/python
+	$(PY) -m pip install -q -r requirements.txt
 	touch $@
 
-install: $(VENV)/.installed
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(VENV)/bin/python
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@ $(VENV)/.runtime
+
+install: $(VENV)/.runtime
+install-dev: $(VENV)/.dev
 
 demo: install
 	$(PY) scripts/demo.py
 
-test: install
+test: install-dev
+	scripts/test-services.sh
 	DATABASE_URL=$(DATABASE_URL_TEST) REDIS_URL=$(REDIS_URL_TEST) $(VENV)/bin/pytest $(PYTEST_ARGS)
 
-lint: install
+lint: install-dev
 	$(VENV)/bin/ruff check .
 
-bench: install
-	$(PY) bench/run.py
+bench: install-dev
+	scripts/test-services.sh
+	$(PY) bench/run.py $(BENCH_ARGS)

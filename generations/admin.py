@@ -1,1 +1,144 @@
-from django.contrib import admin  # noqa: F401
+from django.contrib import admin, messages
+from django.utils.html import format_html
+
+from generations.models import GeneratedImage, Generation, ImageModel, ModelPrice
+from generations.services import generation_fail
+
+
+class ModelPriceInline(admin.TabularInline):
+    model = ModelPrice
+    extra = 1
+    fields = ("quality", "max_pixels", "credits_per_image")
+
+
+@admin.register(ImageModel)
+class ImageModelAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "display_name",
+        "provider",
+        "provider_model",
+        "enabled",
+        "reference_image_limit",
+        "sort_order",
+    )
+    list_editable = ("enabled", "sort_order")
+    list_filter = ("provider", "enabled")
+    search_fields = ("id", "display_name", "provider_model")
+    inlines = [ModelPriceInline]
+    fieldsets = (
+        (None, {"fields": ("id", "display_name", "provider", "provider_model", "enabled", "sort_order")}),
+        (
+            "Request options",
+            {
+                "fields": (
+                    "default_aspect_ratio",
+                    "default_quality",
+                    "aspect_ratios",
+                    "tier_qualities",
+                    "openai_qualities",
+                    "sizes",
+                    "reference_image_limit",
+                )
+            },
+        ),
+        ("Size limits", {"fields": ("size_multiple", "max_edge", "min_pixels", "max_pixels", "max_aspect_ratio")}),
+    )
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("id",) if obj else ()
+
+
+def _thumbnail(image: GeneratedImage, size: int) -> str:
+    return format_html(
+        '<a href="{}" target="_blank" rel="noopener"><img src="{}" alt="{}" loading="lazy" '
+        'style="max-width:{}px;max-height:{}px;border-radius:4px"></a>',
+        image.file.url,
+        image.file.url,
+        image.id,
+        size,
+        size,
+    )
+
+
+class GeneratedImageInline(admin.TabularInline):
+    model = GeneratedImage
+    extra = 0
+    can_delete = False
+    fields = ("preview", "id", "width", "height", "content_type", "byte_size", "created_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="Image")
+    def preview(self, image: GeneratedImage) -> str:
+        return _thumbnail(image, 160)
+
+
+@admin.register(Generation)
+class GenerationAdmin(admin.ModelAdmin):
+    """Generations are records of money spent: read-only, except the fail-and-refund action."""
+
+    list_display = (
+        "id",
+        "user",
+        "model",
+        "status",
+        "n",
+        "size",
+        "quality",
+        "credits_charged",
+        "credits_refunded",
+        "duration",
+        "error_code",
+        "created_at",
+        "thumbnail",
+    )
+    list_filter = ("status", "model", "is_async", "error_code", "created_at")
+    search_fields = ("id", "user__email", "prompt", "idempotency_key")
+    list_select_related = ("user", "model")
+    date_hierarchy = "created_at"
+    inlines = [GeneratedImageInline]
+    actions = ["fail_and_refund"]
+    readonly_fields = [field.name for field in Generation._meta.fields] + ["duration"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return request.method in ("GET", "HEAD") and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("images")
+
+    @admin.display(description="Duration")
+    def duration(self, generation: Generation) -> str:
+        if not (generation.started_at and generation.finished_at):
+            return "-"
+        return f"{(generation.finished_at - generation.started_at).total_seconds():.1f} s"
+
+    @admin.display(description="Preview")
+    def thumbnail(self, generation: Generation) -> str:
+        first = next(iter(generation.images.all()), None)
+        return _thumbnail(first, 48) if first else "-"
+
+    @admin.action(description="Fail and refund selected unfinished generations")
+    def fail_and_refund(self, request, queryset):
+        failed = 0
+        for generation_id in queryset.exclude(status__in=Generation.TERMINAL).values_list("pk", flat=True):
+            generation = generation_fail(
+                generation_id=generation_id,
+                error_code="staff_failed",
+                error_message=f"Failed by staff ({request.user.email}).",
+            )
+            failed += generation.error_code == "staff_failed"  # else a worker finished it first
+        skipped = queryset.count() - failed
+        self.message_user(
+            request,
+            f"Failed and refunded {failed} generation(s); {skipped} already finished, left alone.",
+            messages.SUCCESS if failed else messages.WARNING,
+        )

@@ -1,0 +1,23 @@
+"""Gunicorn settings for the web process (the Procfile's `web`).
+
+gevent workers: a sync generation waits 30 s to 10+ minutes on the provider, so
+one request per process (sync workers) or per thread would need hundreds of
+processes/threads. A greenlet costs a few KB, so each worker holds a thousand
+in-flight calls while cheap endpoints keep answering. The generation service
+returns its database connection to psycopg's pool before the provider call, so
+those waits pin no Postgres connection.
+"""
+
+import os
+
+bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"  # noqa: S104 (behind the platform's proxy)
+worker_class = "gevent"
+workers = int(os.environ.get("WEB_CONCURRENCY", os.cpu_count() or 2))
+worker_connections = int(os.environ.get("WEB_WORKER_CONNECTIONS", "1000"))
+# The gevent worker's heartbeat, not a request limit: long generations are not killed by it.
+timeout = int(os.environ.get("WEB_TIMEOUT", "30"))
+# On deploys, give in-flight generations time to finish (the sync limit is 800 s).
+graceful_timeout = int(os.environ.get("WEB_GRACEFUL_TIMEOUT", "900"))
+keepalive = 5
+accesslog = "-" if os.environ.get("WEB_ACCESS_LOG", "").lower() in {"1", "true", "yes"} else None
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
