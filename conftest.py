@@ -6,13 +6,39 @@ from rest_framework.test import APIClient
 from accounts.services import api_key_create, user_create
 from billing.services import credits_grant
 
+TEST_PASSWORD = "pw-Secret-123"  # noqa: S105 (test users only)
+_DB_FIXTURES = ("transactional_db", "live_server", "django_db_serialized_rollback")
+
+
+@pytest.fixture(autouse=True)
+def seeded_models(request):
+    """Re-seed the model catalogue for every database test.
+
+    Transactional tests flush the database afterwards, which also wipes the rows the
+    data migration created; this puts gpt-image-2 and its prices back.
+    """
+    uses_db = request.node.get_closest_marker("django_db") or any(
+        name in request.fixturenames for name in ("db", *_DB_FIXTURES)
+    )
+    if not uses_db:
+        return
+    if any(name in request.fixturenames for name in _DB_FIXTURES):
+        request.getfixturevalue("transactional_db")
+    elif not request.node.get_closest_marker("django_db"):
+        request.getfixturevalue("db")
+    from generations.models import ImageModel, ModelPrice
+    from generations.seed import seed_default_models
+
+    seed_default_models(ImageModel, ModelPrice)
+
 
 @pytest.fixture
 def make_user(db):
     counter = iter(range(1, 10_000))
 
     def make(email: str | None = None, *, credits: int = 0, account_type: str | None = None, **kwargs):
-        user = user_create(email=email or f"user{next(counter)}@example.com", password="pw-Secret-123", account_type=account_type, **kwargs)
+        email = email or f"user{next(counter)}@example.com"
+        user = user_create(email=email, password=TEST_PASSWORD, account_type=account_type, **kwargs)
         if credits:
             credits_grant(user=user, amount=credits, note="test credits")
         return user
