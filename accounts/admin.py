@@ -1,1 +1,152 @@
-from django.contrib import admin  # noqa: F401
+"""Staff views of users and API keys.
+
+Key digests are never shown. A key made here goes through `api_key_create`, and its
+raw value is shown once, in a message on the next page (the message travels in the
+signed messages cookie, never in the database).
+"""
+
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from accounts import keys, services
+from accounts.models import ApiKey, User
+
+
+class _LowercaseEmailMixin:
+    def clean_email(self) -> str:
+        # user_create stores addresses lower-cased; do the same so one inbox is one account.
+        return User.objects.normalize_email(self.cleaned_data["email"]).lower()
+
+
+class UserCreationAdminForm(_LowercaseEmailMixin, AdminUserCreationForm):
+    class Meta:
+        model = User
+        fields = ("email",)
+
+
+class UserChangeAdminForm(_LowercaseEmailMixin, UserChangeForm):
+    class Meta:
+        model = User
+        fields = "__all__"
+
+
+class ApiKeyInline(admin.TabularInline):
+    model = ApiKey
+    fields = readonly_fields = ("name", "display_prefix", "created_at", "last_used_at", "expires_at", "status")
+    exclude = ("digest",)
+    extra = 0
+    can_delete = False  # keys are revoked (see the API key admin), not deleted
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    form = UserChangeAdminForm
+    add_form = UserCreationAdminForm
+    fieldsets = (
+        (None, {"fields": ("email", "password")}),
+        ("Personal info", {"fields": ("first_name", "last_name")}),
+        ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
+        ("Important dates", {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = (
+        (None, {"classes": ("wide",), "fields": ("email", "usable_password", "password1", "password2")}),
+    )
+    list_display = ("email", "is_staff", "is_active", "date_joined", "key_count")
+    list_filter = ("is_staff", "is_superuser", "is_active")
+    search_fields = ("email",)
+    ordering = ("email",)
+    inlines = (ApiKeyInline,)
+
+    def get_queryset(self, request) -> QuerySet[User]:
+        return super().get_queryset(request).annotate(key_count=Count("api_keys"))
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj else ()
+
+    @admin.display(description="API keys", ordering="key_count")
+    def key_count(self, obj: User) -> int:
+        return obj.key_count
+
+
+class StatusFilter(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return (("active", "Active"), ("expired", "Expired"), ("revoked", "Revoked"))
+
+    def queryset(self, request, queryset: QuerySet[ApiKey]) -> QuerySet[ApiKey]:
+        now = timezone.now()
+        not_revoked = queryset.filter(revoked_at__isnull=True)
+        if self.value() == "active":
+            return not_revoked.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        if self.value() == "expired":
+            return not_revoked.filter(expires_at__lte=now)
+        if self.value() == "revoked":
+            return queryset.filter(revoked_at__isnull=False)
+        return queryset
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = ("display_prefix", "name", "user_email", "created_at", "last_used_at", "expires_at", "status")
+    list_filter = (StatusFilter, "created_at", "expires_at")
+    list_select_related = ("user",)
+    search_fields = ("prefix", "user__email")
+    autocomplete_fields = ("user",)
+    exclude = ("digest",)
+    actions = ("revoke_selected",)
+    add_fields = ("user", "name", "expires_at")
+    change_fields = (
+        "user", "name", "display_prefix", "status", "created_at", "last_used_at", "expires_at", "revoked_at",
+    )
+
+    def get_fields(self, request, obj=None):
+        return self.change_fields if obj else self.add_fields
+
+    def get_readonly_fields(self, request, obj=None):
+        # Only the label can change; revocation goes through the action below.
+        return tuple(field for field in self.change_fields if field != "name") if obj else ()
+
+    def get_search_results(self, request, queryset, search_term):
+        # Staff paste the display form, `gih_live_abcd1234…`; the column holds `abcd1234`.
+        term = search_term.strip().removeprefix(keys.KEY_PREFIX).rstrip("…")
+        return super().get_search_results(request, queryset, term)
+
+    @admin.display(description="key", ordering="prefix")
+    def display_prefix(self, obj: ApiKey) -> str:
+        return obj.display_prefix
+
+    @admin.display(description="user", ordering="user__email")
+    def user_email(self, obj: ApiKey) -> str:
+        return obj.user.email
+
+    def save_model(self, request, obj: ApiKey, form, change: bool) -> None:
+        if change:
+            # Write only what was edited, so a save cannot undo a revocation made meanwhile.
+            obj.save(update_fields=form.changed_data)
+            return
+        issued = services.api_key_create(user=obj.user, name=obj.name, expires_at=obj.expires_at)
+        # The admin goes on with `obj` (history entry, redirect), so make it the row just created.
+        for field in ApiKey._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(issued.api_key, field.attname))
+        obj._state.adding = False
+        obj._state.db = issued.api_key._state.db
+        messages.warning(
+            request, f"The new API key is {issued.raw_key} — copy it now: it is not stored and will not be shown again."
+        )
+
+    @admin.action(description="Revoke selected keys", permissions=["change"])
+    def revoke_selected(self, request, queryset: QuerySet[ApiKey]) -> None:
+        revoked = 0
+        for api_key in queryset.filter(revoked_at__isnull=True):
+            services.api_key_revoke(api_key=api_key)
+            revoked += 1
+        self.message_user(request, f"Revoked {revoked} API key(s).", messages.SUCCESS)
