@@ -160,10 +160,11 @@ class ApiErrorMiddleware:
                 length = int(request.META.get("CONTENT_LENGTH") or 0)
             except ValueError:
                 return error_response(400, "invalid_request", "Invalid Content-Length header.")
-            if length > settings.API_MAX_BODY_BYTES:
-                return error_response(
-                    413, "request_too_large", f"The request body exceeds {settings.API_MAX_BODY_BYTES} bytes."
-                )
+            # Only multipart bodies carry files; anything else is parsed in memory, so it gets the small cap.
+            is_multipart = request.META.get("CONTENT_TYPE", "").startswith("multipart/")
+            limit = settings.API_MAX_BODY_BYTES if is_multipart else settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            if length > limit:
+                return error_response(413, "request_too_large", f"The request body exceeds {limit} bytes.")
         return self.get_response(request)
 
     def process_exception(self, request, exc):

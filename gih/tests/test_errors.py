@@ -1,6 +1,7 @@
 """Every API error is `{"error": {"message", "code"}}`; the HTML site keeps Django's pages."""
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 pytestmark = [pytest.mark.urls("gih.tests.urls"), pytest.mark.django_db]
@@ -34,7 +35,7 @@ def test_it_answers_a_wrong_method_with_a_405_envelope(client):
 
 
 def test_it_refuses_an_oversized_body_with_a_413_envelope(client, settings):
-    settings.API_MAX_BODY_BYTES = 64
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 64
 
     response = client.post("/api/v1/test/echo", {"prompt": "x" * 100}, content_type="application/json")
 
@@ -43,7 +44,7 @@ def test_it_refuses_an_oversized_body_with_a_413_envelope(client, settings):
 
 
 def test_it_refuses_an_oversized_body_before_authentication(client, settings):
-    settings.API_MAX_BODY_BYTES = 64
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 64
 
     response = client.generic("POST", "/api/v1/credits", b"x" * 65, content_type="application/json")
 
@@ -52,12 +53,34 @@ def test_it_refuses_an_oversized_body_before_authentication(client, settings):
 
 def test_it_accepts_a_body_at_the_limit(client, settings):
     body = b'{"prompt": "at the limit"}'
-    settings.API_MAX_BODY_BYTES = len(body)
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = len(body)
 
     response = client.generic("POST", "/api/v1/test/echo", body, content_type="application/json")
 
     assert response.status_code == 200
     assert response.json() == {"received": {"prompt": "at the limit"}}
+
+
+def test_it_caps_json_bodies_far_below_multipart_uploads(client, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 64
+    settings.API_MAX_BODY_BYTES = 10_000
+    padding = "x" * 500
+
+    json_response = client.post("/api/v1/test/echo", {"prompt": padding}, content_type="application/json")
+    upload = SimpleUploadedFile("reference.png", padding.encode(), content_type="image/png")
+    multipart_response = client.post("/api/v1/test/echo", {"prompt": "hi", "reference_image": upload})
+
+    assert_envelope(json_response, 413, "request_too_large")
+    assert multipart_response.status_code == 200
+
+
+def test_it_refuses_a_multipart_body_over_the_upload_limit(client, settings):
+    settings.API_MAX_BODY_BYTES = 200
+
+    upload = SimpleUploadedFile("reference.png", b"x" * 500, content_type="image/png")
+    response = client.post("/api/v1/test/echo", {"prompt": "hi", "reference_image": upload})
+
+    assert_envelope(response, 413, "request_too_large")
 
 
 def test_it_rejects_an_unparseable_content_length(client):
