@@ -1,11 +1,34 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
-from django.views.generic import RedirectView
+
+from accounts import views
 
 app_name = "accounts"
 
 urlpatterns = [
-    path("", RedirectView.as_view(url="/admin/"), name="home"),
-    path("login/", auth_views.LoginView.as_view(template_name="admin/login.html"), name="login"),
+    path("", views.home, name="home"),
+    path("signup/", views.signup, name="signup"),
+    path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("password-reset/", views.PasswordResetView.as_view(), name="password_reset"),
+    path(
+        "password-reset/sent/",
+        auth_views.PasswordResetDoneView.as_view(template_name="accounts/password_reset_done.html"),
+        name="password_reset_done",
+    ),
+    path("password-reset/<uidb64>/<token>/", views.PasswordResetConfirmView.as_view(), name="password_reset_confirm"),
+    path(
+        "password-reset/complete/",
+        auth_views.PasswordResetCompleteView.as_view(template_name="accounts/password_reset_complete.html"),
+        name="password_reset_complete",
+    ),
+    path("keys/", views.api_keys, name="keys"),
+    path("keys/new/", views.api_key_create_view, name="key_create"),
+    path("keys/<int:key_id>/revoke/", views.api_key_revoke_view, name="key_revoke"),
+    path("credits/", views.credits_history, name="credits"),
+    path("generations/", views.generation_list, name="generations"),
+    path("generations/<str:generation_id>/", views.generation_detail, name="generation_detail"),
+    path("generations/<str:generation_id>/status.json", views.generation_status, name="generation_status"),
+    path("playground/", views.playground, name="playground"),
+    path("docs/", views.docs, name="docs"),
 ]

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from billing.models import AccountType, CreditAccount, CreditBatch, LedgerEntry
@@ -62,10 +62,14 @@ def billing_audit() -> list[AuditProblem]:
         total = ledger_sums.get(batch.pk, 0)
         if batch.remaining != total:
             problems.append(
-                AuditProblem(batch.account_id, f"batch {batch.pk}: remaining {batch.remaining} but ledger sums to {total}")
+                AuditProblem(
+                    batch.account_id, f"batch {batch.pk}: remaining {batch.remaining} but ledger sums to {total}"
+                )
             )
         if not 0 <= batch.remaining <= batch.amount:
-            problems.append(AuditProblem(batch.account_id, f"batch {batch.pk}: remaining {batch.remaining} out of range"))
+            problems.append(
+                AuditProblem(batch.account_id, f"batch {batch.pk}: remaining {batch.remaining} out of range")
+            )
     from generations.models import Generation
 
     recorded = {
@@ -90,7 +94,9 @@ def billing_audit() -> list[AuditProblem]:
         seen.add(generation_id)
         charged, refunded = -(row["charged"] or 0), row["refunded"] or 0
         if refunded > charged:
-            problems.append(AuditProblem(account_id, f"generation {generation_id}: refunded {refunded} > charged {charged}"))
+            problems.append(
+                AuditProblem(account_id, f"generation {generation_id}: refunded {refunded} > charged {charged}")
+            )
         if row["refund_rows"] != row["refund_batches"]:
             problems.append(AuditProblem(account_id, f"generation {generation_id}: refunded twice on one batch"))
         generation = recorded.get(generation_id)
@@ -98,5 +104,12 @@ def billing_audit() -> list[AuditProblem]:
             problems.append(AuditProblem(account_id, f"generation {generation_id}: totals differ from its ledger rows"))
     for generation_id, generation in recorded.items():
         if generation_id not in seen:
-            problems.append(AuditProblem(generation["user_id"], f"generation {generation_id}: charged without ledger rows"))
+            problems.append(
+                AuditProblem(generation["user_id"], f"generation {generation_id}: charged without ledger rows")
+            )
     return problems
+
+
+def ledger_entries_for_user(*, user) -> QuerySet[LedgerEntry]:
+    """The user's credit movements, newest first, with each entry's batch (for its expiry)."""
+    return LedgerEntry.objects.filter(account_id=user.pk).select_related("batch").order_by("-created_at", "-id")

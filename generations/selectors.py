@@ -1,6 +1,6 @@
 """Reads for models and generations."""
 
-from django.db.models import Prefetch
+from django.db.models import Prefetch, QuerySet
 
 from generations.models import Generation, ImageModel, ModelPrice
 
@@ -20,4 +20,14 @@ def generation_get_for_user(*, user, generation_id: str) -> Generation | None:
         .prefetch_related("images")
         .filter(pk=generation_id, user=user)
         .first()
+    )
+
+
+def generations_for_user(*, user) -> QuerySet[Generation]:
+    """The user's generations, newest first, with their model and images."""
+    return (
+        Generation.objects.filter(user=user)
+        .select_related("model")
+        .prefetch_related("images")
+        .order_by("-created_at", "-id")
     )

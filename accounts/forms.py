@@ -1,0 +1,232 @@
+"""Forms of the account area: sign-up, throttled log-in, API keys and the playground."""
+
+import hashlib
+import math
+import time
+from datetime import UTC, datetime
+from datetime import time as clock_time
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth import password_validation
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.cache import cache
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.utils import timezone
+
+from accounts.models import User
+from accounts.selectors import user_email_taken
+from generations.models import ImageModel
+
+# --- Sign-up and log-in -------------------------------------------------------
+
+EMAIL_ATTRS = {"autocomplete": "email", "autofocus": True}
+
+
+class SignupForm(forms.Form):
+    email = forms.EmailField(label="Email address", max_length=254, widget=forms.EmailInput(attrs=EMAIL_ATTRS))
+    password1 = forms.CharField(
+        label="Password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=password_validation.password_validators_help_text_html(),
+    )
+    password2 = forms.CharField(
+        label="Password again", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+    )
+
+    def clean_email(self) -> str:
+        email = self.cleaned_data["email"].strip().lower()
+        if user_email_taken(email=email):
+            raise ValidationError("An account with this email address already exists. Log in instead?", code="taken")
+        return email
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        password1, password2 = cleaned.get("password1"), cleaned.get("password2")
+        if password1 and password2 and password1 != password2:
+            self.add_error("password2", ValidationError("The two passwords differ.", code="password_mismatch"))
+        elif password1:
+            try:
+                # An unsaved user, so the similarity validator can compare against the email address.
+                password_validation.validate_password(password1, user=User(email=cleaned.get("email", "")))
+            except ValidationError as error:
+                self.add_error("password1", error)
+        return cleaned
+
+
+class LoginThrottle:
+    """Failed log-ins per (email, client IP), counted in the cache over a fixed window.
+
+    The window opens at the first failure; after LOGIN_THROTTLE_ATTEMPTS failures every
+    attempt is refused until it closes, even with the right password, so guessing is
+    capped at that many tries per window. Keys are hashed: no email address in the cache.
+    """
+
+    def __init__(self, *, email: str, ip: str):
+        digest = hashlib.sha256(f"{email.strip().lower()}|{ip}".encode()).hexdigest()[:32]
+        self.count_key = f"login-failures:{digest}"
+        self.until_key = f"login-failures-until:{digest}"
+
+    def seconds_left(self) -> int:
+        """Seconds until log-in is allowed again, 0 if it is allowed now."""
+        if (cache.get(self.count_key) or 0) < settings.LOGIN_THROTTLE_ATTEMPTS:
+            return 0
+        until = cache.get(self.until_key)
+        return max(1, math.ceil(until - time.time())) if until else 0
+
+    def record_failure(self) -> None:
+        window = settings.LOGIN_THROTTLE_WINDOW_SECONDS
+        # add() only opens a window if none is open; incr() is atomic on Redis.
+        cache.add(self.until_key, time.time() + window, timeout=window)
+        cache.add(self.count_key, 0, timeout=window)
+        try:
+            cache.incr(self.count_key)
+        except ValueError:  # the window closed between add() and incr()
+            cache.add(self.count_key, 1, timeout=window)
+
+    def reset(self) -> None:
+        cache.delete_many([self.count_key, self.until_key])
+
+
+def throttle_message(seconds: int) -> str:
+    minutes = max(1, math.ceil(seconds / 60))
+    return f"Too many failed log-in attempts. Try again in {minutes} minute{'s' if minutes != 1 else ''}."
+
+
+class LoginForm(AuthenticationForm):
+    """Django's log-in form, refusing to even check the password while throttled."""
+
+    username = forms.EmailField(label="Email address", max_length=254, widget=forms.EmailInput(attrs=EMAIL_ATTRS))
+    error_messages = {**AuthenticationForm.error_messages, "invalid_login": "The email address or password is wrong."}
+
+    def clean(self) -> dict:
+        email, password = self.cleaned_data.get("username"), self.cleaned_data.get("password")
+        if not (email and password):
+            return self.cleaned_data
+        throttle = LoginThrottle(email=email, ip=self.request.META.get("REMOTE_ADDR", "") if self.request else "")
+        seconds = throttle.seconds_left()
+        if seconds:
+            raise ValidationError(throttle_message(seconds), code="throttled")
+        try:
+            cleaned = super().clean()
+        except ValidationError:
+            throttle.record_failure()
+            raise
+        throttle.reset()
+        return cleaned
+
+    @property
+    def is_throttled(self) -> bool:
+        return self.has_error(NON_FIELD_ERRORS, code="throttled")
+
+
+# --- API keys -------------------------------------------------------------------
+
+
+class ApiKeyCreateForm(forms.Form):
+    name = forms.CharField(
+        max_length=100, required=False, widget=forms.TextInput(attrs={"placeholder": "e.g. Production server"})
+    )
+    expires_on = forms.DateField(
+        label="Expiry date",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        help_text="Optional. The key stops working at the end of this day (UTC).",
+    )
+
+    def clean_expires_on(self):
+        expires_on = self.cleaned_data["expires_on"]
+        if expires_on is not None and expires_on < timezone.now().astimezone(UTC).date():
+            raise ValidationError("The expiry date must be today or later.", code="past")
+        return expires_on
+
+    @property
+    def expires_at(self) -> datetime | None:
+        expires_on = self.cleaned_data.get("expires_on")
+        if expires_on is None:
+            return None
+        return datetime.combine(expires_on, clock_time(23, 59, 59), tzinfo=UTC)
+
+
+# --- Playground -------------------------------------------------------------------
+
+
+class MultipleFileInput(forms.FileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Any number of uploads; their content is checked by the generation service."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": "image/png,image/jpeg,image/webp"}))
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None) -> list:
+        single_clean = super().clean
+        if isinstance(data, list | tuple):
+            return [single_clean(item, initial) for item in data]
+        return [single_clean(data, initial)] if data else []
+
+
+def _unique(values) -> list[str]:
+    return list(dict.fromkeys(values))
+
+
+class PlaygroundForm(forms.Form):
+    """The fields of an API generation request; the service validates their combination and prices it."""
+
+    model = forms.ChoiceField()
+    prompt = forms.CharField(
+        max_length=settings.MAX_PROMPT_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 4, "placeholder": "A cinematic product photo with studio lighting"}),
+    )
+    aspect_ratio = forms.ChoiceField(required=False, help_text="Use with a resolution tier (1K, 2K, 4K).")
+    size = forms.CharField(
+        required=False,
+        max_length=20,
+        widget=forms.TextInput(attrs={"placeholder": "e.g. 1024x1024", "list": "size-options"}),
+        help_text="Or an exact size (WIDTHxHEIGHT or auto), with auto/low/medium/high.",
+    )
+    quality = forms.ChoiceField(required=False)
+    n = forms.IntegerField(label="Number of images", min_value=1, max_value=4, initial=1)
+    reference_images = MultipleFileField(
+        required=False,
+        help_text=f"Optional. PNG, JPEG or WebP, up to {settings.MAX_REFERENCE_IMAGE_BYTES // 2**20} MB each.",
+    )
+    run_async = forms.BooleanField(
+        label="Run in the background", required=False, help_text="Queue it and follow its progress on the next page."
+    )
+    # One per rendered form: a double submit replays the first generation instead of paying twice.
+    idempotency_key = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
+
+    def __init__(self, *args, models: list[ImageModel], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["model"].choices = [(model.id, model.display_name) for model in models]
+        self.fields["aspect_ratio"].choices = [
+            ("", "Model default"),
+            *((ratio, ratio) for ratio in _unique(ratio for model in models for ratio in model.aspect_ratios)),
+        ]
+        tiers = _unique(quality for model in models for quality in model.tier_qualities)
+        openai = _unique(quality for model in models for quality in model.openai_qualities)
+        self.fields["quality"].choices = [
+            ("", "Model default"),
+            ("Resolution tier (with aspect ratio)", [(quality, quality) for quality in tiers]),
+            ("Rendering quality (with size)", [(quality, quality) for quality in openai]),
+        ]
+        self.size_options = _unique(size for model in models for size in model.sizes)
+
+    def request_data(self) -> dict:
+        """The request body the API would receive."""
+        cleaned = self.cleaned_data
+        data = {
+            "model": cleaned["model"],
+            "prompt": cleaned["prompt"],
+            "n": cleaned["n"],
+            "async": cleaned["run_async"],
+        }
+        for name in ("aspect_ratio", "size", "quality"):
+            if cleaned.get(name):
+                data[name] = cleaned[name].strip()
+        return data

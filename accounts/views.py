@@ -1,0 +1,292 @@
+"""The account area: server-rendered pages over the same services and selectors as the API.
+
+Views only parse a form, call a service or selector, and render.
+"""
+
+import secrets
+from datetime import datetime
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db import IntegrityError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_http_methods
+
+from accounts import selectors as account_selectors
+from accounts.forms import ApiKeyCreateForm, LoginForm, PlaygroundForm, SignupForm
+from accounts.keys import KEY_PREFIX, SECRET_LENGTH
+from accounts.services import api_key_create, api_key_revoke, user_create
+from billing.selectors import balance_get, ledger_entries_for_user
+from billing.services import InsufficientCredits
+from generations import selectors as generation_selectors
+from generations.serializers import generation_payload, model_payload
+from generations.services import generation_request, public_failure_reason
+from gih.errors import ApiError
+
+LEDGER_PAGE_SIZE = 25
+GENERATIONS_PAGE_SIZE = 20
+# Single-use tokens of rendered "create key" forms: a reloaded POST must not mint a second key.
+KEY_FORM_TOKENS_SESSION_KEY = "api_key_form_tokens"
+KEY_FORM_TOKENS_KEPT = 5
+
+
+# --- Home, sign-up, log-in ---------------------------------------------------------
+
+
+def _base_url(request: HttpRequest) -> str:
+    """The visitor's own origin, for copy-pasteable examples."""
+    return request.build_absolute_uri("/").rstrip("/")
+
+
+def _balance(user) -> dict:
+    """The API's balance object with its ISO dates parsed, for the templates' date filters."""
+    balance = balance_get(user=user)
+
+    def parsed(item: dict) -> dict:
+        return {**item, "expires_at": datetime.fromisoformat(item["expires_at"])}
+
+    soonest = balance["next_expiration"]
+    return {
+        **balance,
+        "next_expiration": parsed(soonest) if soonest else None,
+        "expiring_batches": [parsed(batch) for batch in balance["expiring_batches"]],
+    }
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_authenticated:
+        return render(request, "accounts/landing.html", {"base_url": _base_url(request)})
+    context = {
+        "balance": _balance(request.user),
+        "recent_generations": generation_selectors.generations_for_user(user=request.user)[:4],
+        "active_key": account_selectors.api_key_latest_usable(user=request.user),
+    }
+    return render(request, "accounts/home.html", context)
+
+
+@sensitive_post_parameters("password1", "password2")
+@require_http_methods(["GET", "POST"])
+def signup(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("accounts:home")
+    form = SignupForm(request.POST if request.method == "POST" else None)
+    if form.is_valid():
+        try:
+            user = user_create(email=form.cleaned_data["email"], password=form.cleaned_data["password1"])
+        except IntegrityError:  # the same address signed up a moment ago
+            form.add_error("email", "An account with this email address already exists. Log in instead?")
+        else:
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(request, "Welcome! Your account is ready. Create an API key to start.")
+            return redirect("accounts:home")
+    return render(request, "accounts/signup.html", {"form": form})
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "accounts/login.html"
+    form_class = LoginForm
+    redirect_authenticated_user = True
+
+    def form_invalid(self, form: LoginForm) -> HttpResponse:
+        response = super().form_invalid(form)
+        if form.is_throttled:
+            response.status_code = 429
+        return response
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    template_name = "accounts/password_reset_form.html"
+    email_template_name = "accounts/emails/password_reset.txt"
+    subject_template_name = "accounts/emails/password_reset_subject.txt"
+    success_url = reverse_lazy("accounts:password_reset_done")
+    extra_email_context = {"site_name": settings.SITE_NAME}
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    template_name = "accounts/password_reset_confirm.html"
+    success_url = reverse_lazy("accounts:password_reset_complete")
+
+
+# --- API keys -------------------------------------------------------------------------
+
+
+def _issue_key_form_token(request: HttpRequest) -> str:
+    token = secrets.token_urlsafe(16)
+    kept = request.session.get(KEY_FORM_TOKENS_SESSION_KEY, [])[-(KEY_FORM_TOKENS_KEPT - 1) :]
+    request.session[KEY_FORM_TOKENS_SESSION_KEY] = [*kept, token]
+    return token
+
+
+def _spend_key_form_token(request: HttpRequest) -> bool:
+    tokens = request.session.get(KEY_FORM_TOKENS_SESSION_KEY, [])
+    token = request.POST.get("form_token", "")
+    if token not in tokens:
+        return False
+    tokens.remove(token)
+    request.session[KEY_FORM_TOKENS_SESSION_KEY] = tokens
+    return True
+
+
+def _render_keys(request: HttpRequest, form: ApiKeyCreateForm) -> HttpResponse:
+    context = {
+        "keys": account_selectors.api_keys_for_user(user=request.user),
+        "form": form,
+        "form_token": _issue_key_form_token(request),
+    }
+    return render(request, "accounts/keys.html", context)
+
+
+@login_required
+@require_http_methods(["GET"])
+def api_keys(request: HttpRequest) -> HttpResponse:
+    return _render_keys(request, ApiKeyCreateForm())
+
+
+@never_cache
+@login_required
+@require_http_methods(["POST"])
+def api_key_create_view(request: HttpRequest) -> HttpResponse:
+    """Create a key and show its secret in this response only: it is never stored, redirected or cached."""
+    form = ApiKeyCreateForm(request.POST)
+    if not form.is_valid():
+        return _render_keys(request, form)
+    if not _spend_key_form_token(request):
+        messages.warning(
+            request,
+            "That form was already used, so no new key was created. A key's secret is shown only once: "
+            "if you did not save it, revoke that key and create a new one.",
+        )
+        return redirect("accounts:keys")
+    issued = api_key_create(user=request.user, name=form.cleaned_data["name"], expires_at=form.expires_at)
+    context = {"key": issued.api_key, "raw_key": issued.raw_key, "base_url": _base_url(request)}
+    return render(request, "accounts/key_created.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def api_key_revoke_view(request: HttpRequest, key_id: int) -> HttpResponse:
+    api_key = account_selectors.api_key_get_for_user(user=request.user, key_id=key_id)
+    if api_key is None:
+        raise Http404("No such API key.")
+    if request.method == "POST":
+        api_key_revoke(api_key=api_key)
+        messages.success(request, f"Key “{api_key.name}” ({api_key.display_prefix}) is revoked.")
+        return redirect("accounts:keys")
+    return render(request, "accounts/key_revoke.html", {"key": api_key})
+
+
+# --- Credits ---------------------------------------------------------------------------
+
+
+@login_required
+def credits_history(request: HttpRequest) -> HttpResponse:
+    page = Paginator(ledger_entries_for_user(user=request.user), LEDGER_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "billing/ledger.html", {"page": page, "balance": _balance(request.user)})
+
+
+# --- Generations and models ------------------------------------------------------------
+
+
+def _with_price_grid(model: dict) -> dict:
+    """A model's price rows as a grid of quality by image size, easier to read than the API's list."""
+    brackets = sorted({price["max_pixels"] for price in model["pricing"]})
+    prices = {(price["quality"], price["max_pixels"]): price["credits_per_image"] for price in model["pricing"]}
+    grid = {
+        "columns": [f"≤ {pixels / 1_000_000:.1f} MP" for pixels in brackets],
+        "rows": [(quality, [prices.get((quality, pixels)) for pixels in brackets]) for quality in model["qualities"]],
+    }
+    return {**model, "price_grid": grid}
+
+
+@login_required
+def generation_list(request: HttpRequest) -> HttpResponse:
+    generations = generation_selectors.generations_for_user(user=request.user)
+    page = Paginator(generations, GENERATIONS_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "generations/list.html", {"page": page})
+
+
+def _own_generation(request: HttpRequest, generation_id: str):
+    generation = generation_selectors.generation_get_for_user(user=request.user, generation_id=generation_id)
+    if generation is None:
+        raise Http404("No such generation.")
+    return generation
+
+
+@login_required
+def generation_detail(request: HttpRequest, generation_id: str) -> HttpResponse:
+    generation = _own_generation(request, generation_id)
+    context = {
+        "generation": generation,
+        "failure_reason": public_failure_reason(generation) if generation.status == generation.Status.FAILED else "",
+        "pending_slots": range(1, generation.n + 1),
+        "slot_aspect": generation.size.replace("x", " / ") if "x" in generation.size else "1",
+    }
+    return render(request, "generations/detail.html", context)
+
+
+@never_cache
+@login_required
+def generation_status(request: HttpRequest, generation_id: str) -> JsonResponse:
+    """What the detail page polls while a generation is queued or running: the API's object."""
+    generation = _own_generation(request, generation_id)
+    return JsonResponse(generation_payload(generation, absolute_url=request.build_absolute_uri))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def playground(request: HttpRequest) -> HttpResponse:
+    """A web form over generation_request: the same validation, pricing and billing as the API."""
+    models = generation_selectors.enabled_models()
+    if request.method == "POST":
+        form = PlaygroundForm(request.POST, request.FILES, models=models)
+    else:
+        form = PlaygroundForm(models=models)
+    if form.is_valid():
+        try:
+            outcome = generation_request(
+                user=request.user,
+                data=form.request_data(),
+                files=form.cleaned_data["reference_images"],
+                idempotency_key=form.cleaned_data["idempotency_key"] or None,
+            )
+        except InsufficientCredits as error:
+            form.add_error(
+                None, f"Not enough credits: this request costs {error.needed}, your balance is {error.available}."
+            )
+        except ApiError as error:
+            form.add_error(None, error.message)
+        else:
+            return redirect("accounts:generation_detail", generation_id=outcome.generation.pk)
+    context = {
+        "form": form,
+        "balance": balance_get(user=request.user),
+        "models": [_with_price_grid(model_payload(model)) for model in models],
+        # A fresh key for every rendered form; after an error the corrected request is a new one.
+        "idempotency_key": f"playground-{secrets.token_hex(16)}",
+    }
+    return render(request, "generations/playground.html", context)
+
+
+# --- Docs ---------------------------------------------------------------------------------
+
+
+def docs(request: HttpRequest) -> HttpResponse:
+    key = account_selectors.api_key_latest_usable(user=request.user) if request.user.is_authenticated else None
+    context = {
+        "base_url": _base_url(request),
+        "key_example": key.display_prefix if key else KEY_PREFIX + "x" * SECRET_LENGTH,
+        "key_is_real": key is not None,
+        "models": [_with_price_grid(model_payload(model)) for model in generation_selectors.enabled_models()],
+        "max_reference_mb": settings.MAX_REFERENCE_IMAGE_BYTES // (1024 * 1024),
+        "max_prompt_length": settings.MAX_PROMPT_LENGTH,
+        "sync_timeout_seconds": settings.GENERATION_TIMEOUT_SECONDS,
+    }
+    return render(request, "docs/index.html", context)
