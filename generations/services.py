@@ -28,7 +28,7 @@ from generations.images import NotAnImage, inspect_image
 from generations.models import GeneratedImage, Generation, ImageModel, ReferenceImage
 from generations.providers import ProviderError, ProviderRequest, ReferenceImageData, provider_for
 from generations.serializers import GenerationRequestSerializer
-from gih.errors import GenerationFailed, IdempotencyConflict, InvalidRequest, ServiceUnavailable
+from gih.errors import GenerationFailed, IdempotencyConflict, InvalidRequest, ServiceUnavailable, validation_message
 
 logger = logging.getLogger(__name__)
 
@@ -127,7 +127,8 @@ def generation_spec_build(*, data: Mapping, files: Sequence = ()) -> GenerationS
     if any(name in data for name in REFERENCE_FIELDS):
         raise InvalidRequest("reference_image: send reference images as multipart/form-data file parts.")
     serializer = GenerationRequestSerializer(data=data)
-    serializer.is_valid(raise_exception=True)
+    if not serializer.is_valid():
+        raise InvalidRequest(validation_message(serializer.errors))
     values = serializer.validated_data
     model = ImageModel.objects.filter(pk=values["model"], enabled=True).first()
     if model is None:

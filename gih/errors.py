@@ -73,14 +73,14 @@ def error_response(status: int, code: str, message: str, headers: dict | None = 
     return response
 
 
-def _first_validation_message(detail, path: str = "") -> str:
+def validation_message(detail, path: str = "") -> str:
     """Flatten DRF's nested validation detail into 'field: message'."""
     if isinstance(detail, dict):
         for key, value in detail.items():
             name = path if key == "non_field_errors" else (f"{path}.{key}" if path else str(key))
-            return _first_validation_message(value, name)
+            return validation_message(value, name)
     if isinstance(detail, list) and detail:
-        return _first_validation_message(detail[0], path)
+        return validation_message(detail[0], path)
     return f"{path}: {detail}" if path else str(detail)
 
 
@@ -117,7 +117,7 @@ def _envelope_for(exc: Exception) -> tuple[int, str, str, dict] | None:
             code = "missingApiKey"
         return 401, code, str(exc.detail), {"WWW-Authenticate": 'Bearer realm="api"'}
     if isinstance(exc, drf.ValidationError):
-        return 400, "invalid_request", _first_validation_message(exc.detail), {}
+        return 400, "invalid_request", validation_message(exc.detail), {}
     if isinstance(exc, drf.ParseError):
         return 400, "invalid_request", f"Malformed request body: {exc.detail}", {}
     for cls, (status, code) in _DRF_CODES.items():
