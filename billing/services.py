@@ -145,6 +145,8 @@ def credits_adjust(*, user, amount: int, actor, note: str, expires_at: datetime 
     if not note.strip():
         raise ValueError("An adjustment needs a reason.")
     now = timezone.now()
+    if amount > 0 and expires_at is not None and expires_at <= now:
+        raise ValueError("An adjustment's expiry must be in the future.")
     with transaction.atomic():
         account = _lock_account(user)
         if amount < 0:
@@ -182,6 +184,8 @@ def credits_charge(*, user, amount: int, generation, note: str = "") -> list[Led
         raise ValueError("A charge must be a positive number of credits.")
     with transaction.atomic():
         account = _lock_account(user)
+        if LedgerEntry.objects.filter(generation=generation, kind=LedgerEntry.Kind.CHARGE).exists():
+            raise ValueError(f"Generation {generation.pk} is already charged.")
         entries = _take(
             account, amount, kind=LedgerEntry.Kind.CHARGE, now=timezone.now(), generation=generation, note=note
         )
@@ -195,6 +199,8 @@ def credits_refund(*, generation, amount: int, note: str = "") -> RefundResult:
 
     Idempotent: a generation is refunded at most once, whoever calls (the request,
     a retried task, the reaper, staff); later calls return already_refunded=True.
+    Callers hold the generation's row lock first (as generation_fail does), so the lock
+    order is always generation → account and two refunders cannot deadlock.
     """
     if amount <= 0:
         return RefundResult(refunded=0, already_refunded=False)
@@ -241,8 +247,13 @@ def credits_expire_due(*, now: datetime | None = None) -> int:
     sweep makes the ledger say so. One short transaction per account.
     """
     now = now or timezone.now()
+    # order_by(): without it the model's default ordering adds created_at to the SELECT DISTINCT,
+    # listing an account once per expired batch instead of once.
     account_ids = (
-        CreditBatch.objects.filter(remaining__gt=0, expires_at__lte=now).values_list("account_id", flat=True).distinct()
+        CreditBatch.objects.filter(remaining__gt=0, expires_at__lte=now)
+        .order_by()
+        .values_list("account_id", flat=True)
+        .distinct()
     )
     total = 0
     for account_id in list(account_ids):
