@@ -6,6 +6,8 @@ from rest_framework.test import APIClient
 from accounts.services import api_key_create, user_create
 from billing.services import credits_grant
 
+pytest_plugins = ["testsupport.fixtures"]
+
 TEST_PASSWORD = "pw-Secret-123"  # noqa: S105 (test users only)
 _DB_FIXTURES = ("transactional_db", "live_server", "django_db_serialized_rollback")
 

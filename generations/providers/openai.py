@@ -1,10 +1,185 @@
-"""OpenAI Images API adapter (being written)."""
+"""OpenAI Images API adapter: /images/generations for prompts, /images/edits with reference images.
+
+Retry policy: OpenAI bills an image once it has generated it, and a request that
+timed out or failed with a 5xx may well have been generated (and billed) without
+us seeing the result. So the adapter retries only where the request provably did
+no work: a connection that could not be opened (refused, connect timeout: the
+request never left) and 429 (rejected before any work). Everything else fails
+at once with `permanent` telling the caller whether a new attempt could succeed.
+"""
+
+import base64
+import binascii
+import http.cookiejar
+import time
+
+import requests
+from django.conf import settings
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import NewConnectionError, ReadTimeoutError
 
 from generations.providers.base import ImageProvider, ProviderError, ProviderRequest, ProviderResult
+
+_REJECTION_MARKERS = ("moderation", "content_policy", "safety")
+
+
+def _build_session() -> requests.Session:
+    session = requests.Session()
+    # One pooled connection per in-flight call of a gevent worker (it runs ~1000 at once);
+    # urllib3's pool is thread- and greenlet-safe.
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=1000)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    # Calls are independent: never carry one call's load-balancer cookies into another.
+    session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+    return session
+
+
+_session = _build_session()
+
+
+def _never_sent(error: requests.ConnectionError) -> bool:
+    """True when the connection could not be opened, so OpenAI never saw the request."""
+    if isinstance(error, requests.ConnectTimeout):
+        return True
+    cause = error.args[0] if error.args else None
+    return isinstance(getattr(cause, "reason", None), NewConnectionError)
+
+
+def _transport_error(error: requests.RequestException, what: str) -> ProviderError:
+    cause = error.args[0] if error.args else None
+    # requests reports a timeout while reading the body as a ConnectionError.
+    if isinstance(error, requests.ReadTimeout) or isinstance(cause, ReadTimeoutError):
+        return ProviderError(f"OpenAI did not answer {what} in time: {error}", code="provider_timeout", permanent=False)
+    if isinstance(error, requests.ConnectionError):
+        return ProviderError(f"OpenAI unreachable ({what}): {error}", code="provider_unreachable", permanent=False)
+    return ProviderError(f"OpenAI call failed ({what}): {error!r}", code="invalid_output", permanent=False)
+
+
+def _status_error(response: requests.Response) -> ProviderError:
+    status = response.status_code
+    try:
+        error = response.json()["error"]
+        message, code, kind = (str(error.get(key) or "") for key in ("message", "code", "type"))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        message, code, kind = response.text[:500], "", ""
+    text = f"OpenAI {status}: {message}"
+    if status == 400 and any(marker in f"{code} {kind} {message}".lower() for marker in _REJECTION_MARKERS):
+        return ProviderError(text, code="provider_rejected", permanent=True)
+    if status in (401, 403):
+        return ProviderError(text, code="provider_auth", permanent=True)
+    if status == 429:
+        return ProviderError(text, code="provider_rate_limited", permanent=False)
+    if status >= 500 or status in (408, 409):
+        return ProviderError(text, code="provider_unavailable", permanent=False)
+    if 400 <= status < 500:
+        return ProviderError(text, code="provider_bad_request", permanent=True)
+    return ProviderError(text, code="invalid_output", permanent=False)
 
 
 class OpenAIProvider(ImageProvider):
     name = "openai"
 
+    # At most this many extra tries, after the matching pause; only for requests OpenAI never ran.
+    max_retries = 2
+    backoff_seconds = (0.5, 1.0)
+    # A 429's Retry-After is honoured up to this; longer waits belong to the caller.
+    retry_after_cap_seconds = 4.0
+
     def generate(self, request: ProviderRequest) -> ProviderResult:
-        raise ProviderError("The OpenAI adapter is not available yet.", code="provider_unavailable", permanent=True)
+        response = self._send(request)
+        if response.status_code != 200:
+            raise _status_error(response)
+        try:
+            entries = response.json()["data"]
+            if not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
+                raise TypeError("data is not a list of objects")
+        except (ValueError, KeyError, TypeError) as error:
+            raise ProviderError(
+                f"OpenAI 200 with a malformed body ({error}): {response.text[:200]!r}",
+                code="invalid_output",
+                permanent=False,
+            ) from None
+        timeout = (settings.PROVIDER_CONNECT_TIMEOUT_SECONDS, request.timeout_seconds)
+        images = [self._image_bytes(entry, timeout) for entry in entries]
+        return ProviderResult(images=images, provider_request_id=response.headers.get("x-request-id", ""))
+
+    def _send(self, request: ProviderRequest) -> requests.Response:
+        base_url = settings.OPENAI_BASE_URL.rstrip("/")
+        headers = {"Authorization": f"Bearer {settings.OPENAI_API_KEY}"}
+        if settings.OPENAI_ORGANIZATION:
+            headers["OpenAI-Organization"] = settings.OPENAI_ORGANIZATION
+        fields: dict[str, str | int] = {
+            "model": request.provider_model,
+            "prompt": request.prompt,
+            "n": request.n,
+            "size": request.size,
+            "quality": request.quality,
+        }
+        if request.user_ref:
+            fields["user"] = request.user_ref
+        if request.reference_images:
+            url = f"{base_url}/images/edits"
+            files = [
+                ("image[]", (reference.filename, reference.content, reference.content_type))
+                for reference in request.reference_images
+            ]
+            body = {"data": {key: str(value) for key, value in fields.items()}, "files": files}
+        else:
+            url = f"{base_url}/images/generations"
+            body = {"json": fields}
+        timeout = (settings.PROVIDER_CONNECT_TIMEOUT_SECONDS, request.timeout_seconds)
+
+        for attempt in range(self.max_retries + 1):
+            retries_left = attempt < self.max_retries
+            try:
+                response = _session.post(url, headers=headers, timeout=timeout, allow_redirects=False, **body)
+            except requests.ConnectionError as error:
+                if retries_left and _never_sent(error):
+                    time.sleep(self._backoff(attempt))
+                    continue
+                raise _transport_error(error, "the image request") from None
+            except requests.RequestException as error:
+                raise _transport_error(error, "the image request") from None
+            if response.status_code == 429 and retries_left:
+                time.sleep(self._rate_limit_pause(response, attempt))
+                continue
+            return response
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _backoff(self, attempt: int) -> float:
+        return self.backoff_seconds[min(attempt, len(self.backoff_seconds) - 1)]
+
+    def _rate_limit_pause(self, response: requests.Response, attempt: int) -> float:
+        for header, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+            try:
+                seconds = float(response.headers[header]) * scale
+            except (KeyError, ValueError):
+                continue  # absent, or an HTTP date: fall back to our own backoff
+            return max(0.0, min(seconds, self.retry_after_cap_seconds))
+        return self._backoff(attempt)
+
+    def _image_bytes(self, entry: dict, timeout: tuple[float, float]) -> bytes:
+        if isinstance(entry.get("b64_json"), str):
+            try:
+                return base64.b64decode(entry["b64_json"], validate=True)
+            except (binascii.Error, ValueError) as error:
+                raise ProviderError(
+                    f"OpenAI 200 with invalid base64 image data: {error}", code="invalid_output", permanent=True
+                ) from None
+        if isinstance(entry.get("url"), str) and entry["url"].startswith(("https://", "http://")):
+            # A pre-signed URL on another host: fetched without our Authorization header.
+            try:
+                response = _session.get(entry["url"], timeout=timeout)
+            except requests.RequestException as error:
+                raise _transport_error(error, "an image download") from None
+            if response.status_code != 200:
+                raise ProviderError(
+                    f"OpenAI image download answered {response.status_code}", code="invalid_output", permanent=False
+                )
+            return response.content
+        raise ProviderError(
+            f"OpenAI 200 with an image entry that has neither b64_json nor url: {sorted(entry)}",
+            code="invalid_output",
+            permanent=False,
+        )

@@ -1,0 +1,36 @@
+"""Media on S3 (moto's server over real HTTP): default_storage switches, objects land, signed URLs serve them."""
+
+import io
+
+import requests
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from PIL import Image
+from storages.backends.s3 import S3Storage
+
+
+def _png() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (10, 200, 30)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_it_switches_default_storage_to_the_bucket(s3_storage):
+    assert isinstance(default_storage, S3Storage)
+    assert default_storage.bucket_name == s3_storage.bucket
+
+
+def test_it_stores_a_png_in_the_bucket_and_serves_it_from_a_signed_url(s3_storage):
+    content = _png()
+
+    name = default_storage.save("generations/test/image.png", ContentFile(content))
+
+    head = s3_storage.client.head_object(Bucket=s3_storage.bucket, Key=name)
+    assert head["ContentLength"] == len(content)
+    assert head["ContentType"] == "image/png"
+    url = default_storage.url(name)
+    assert url.startswith(f"{s3_storage.endpoint_url}/")
+    assert "Signature=" in url  # AWS_QUERYSTRING_AUTH: a signed URL, the bucket stays private
+    response = requests.get(url, timeout=10)
+    assert response.status_code == 200
+    assert response.content == content
