@@ -12,6 +12,14 @@ TEST_PASSWORD = "pw-Secret-123"  # noqa: S105 (test users only)
 _DB_FIXTURES = ("transactional_db", "live_server", "django_db_serialized_rollback")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def fast_password_hashing():
+    """Test users log in with a cheap hasher; production keeps Django's default."""
+    from django.conf import settings
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture(autouse=True)
 def seeded_models(request):
     """Re-seed the model catalogue for every database test.

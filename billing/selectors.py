@@ -19,7 +19,10 @@ def _iso(value: datetime) -> str:
 def balance_get(*, user, now: datetime | None = None) -> dict:
     """`{credits, account_type, next_expiration, expiring_batches}` for the user."""
     now = now or timezone.now()
-    account = CreditAccount.objects.filter(pk=user.pk).only("account_type").first()
+    try:
+        account_type = user.credit_account.account_type  # usually cached by the API key lookup
+    except CreditAccount.DoesNotExist:
+        account_type = AccountType.FREE.value
     batches = list(usable_batches(user.pk, now).only("id", "remaining", "expires_at", "source"))
     expiring = [batch for batch in batches if batch.expires_at is not None]
     next_expiration = None
@@ -31,7 +34,7 @@ def balance_get(*, user, now: datetime | None = None) -> dict:
         }
     return {
         "credits": sum(batch.remaining for batch in batches),
-        "account_type": account.account_type if account else AccountType.FREE.value,
+        "account_type": account_type,
         "next_expiration": next_expiration,
         "expiring_batches": [
             {"id": batch.pk, "credits": batch.remaining, "expires_at": _iso(batch.expires_at), "source": batch.source}
