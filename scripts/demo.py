@@ -22,7 +22,7 @@ PORT = os.environ.get("PORT", "8000")
 
 
 def manage(*args: str, capture: bool = False) -> str:
-    result = subprocess.run(
+    result = subprocess.run(  # noqa: S603 (our own manage.py with fixed arguments)
         [sys.executable, "manage.py", *args], cwd=ROOT, check=True, text=True, capture_output=capture
     )
     return result.stdout.strip() if capture else ""
@@ -89,7 +89,8 @@ Try it:
   curl {base}/api/v1/images/generations \\
     -H "Authorization: Bearer {raw_key}" \\
     -H "Content-Type: application/json" \\
-    -d '{{"model": "gpt-image-2", "prompt": "A cinematic product photo with premium studio lighting", "size": "1024x1024", "quality": "high", "n": 1}}'
+    -d '{{"model": "gpt-image-2", "prompt": "A cinematic product photo with premium studio lighting",
+         "size": "1024x1024", "quality": "high", "n": 1}}'
 
 Press Ctrl-C to stop.""",
             flush=True,
