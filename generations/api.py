@@ -35,11 +35,15 @@ def _reference_files(request) -> list:
 
 
 def _request_fields(request) -> dict:
-    """The body as a plain dict of fields (file parts are passed separately)."""
-    data = request.data
-    if hasattr(data, "getlist"):  # multipart / form: one value per field
-        return {key: data.get(key) for key in data if key not in REFERENCE_FIELDS}
-    return data
+    """The body as a plain dict of fields (file parts are passed separately).
+
+    Form bodies: the text parts only (request.POST), one value per field. A reference
+    field sent as text (curl's -F without the @) stays in, so validation refuses it
+    instead of charging for a generation without the intended reference.
+    """
+    if hasattr(request.data, "getlist"):
+        return {key: request.POST.get(key) for key in request.POST}
+    return request.data
 
 
 class ImageGenerationView(APIView):

@@ -123,6 +123,10 @@ class Generation(models.Model):
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The claim token of the running attempt and its sign of life: a task redelivered
+    # after its worker died takes over only a stale attempt (services._claim).
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Runs started (claims); the running one's token.")
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last sign of life of the running attempt.")
 
     class Meta:
         ordering = ["-created_at"]

@@ -7,6 +7,7 @@ OpenAI quality (sized at the 1K tier), or an aspect_ratio that agrees with size.
 """
 
 import math
+import re
 from dataclasses import dataclass
 
 from generations.models import ImageModel, ModelPrice
@@ -19,6 +20,7 @@ AUTO_SIZE_PIXELS = 1536 * 1024
 # Tier requests leave the rendering quality to the provider.
 TIER_PROVIDER_QUALITY = "auto"
 RATIO_TOLERANCE = 0.02
+_SIZE = re.compile(r"([0-9]{1,5})x([0-9]{1,5})")
 
 
 @dataclass(frozen=True)
@@ -36,10 +38,15 @@ def _ratio_value(ratio: str) -> float:
 
 
 def _parse_size(size: str) -> tuple[int, int] | None:
-    parts = size.lower().split("x")
-    if len(parts) != 2 or not all(part.isdigit() and 0 < len(part) <= 5 for part in parts):
+    """(width, height) of a positive WxH size, else None.
+
+    ASCII digits only (str.isdigit() also accepts "²", which int() refuses) and no zero
+    edge (the aspect-ratio check divides by the shorter edge): both used to answer 500.
+    """
+    match = _SIZE.fullmatch(size.lower())
+    if match is None or not int(match[1]) or not int(match[2]):
         return None
-    return int(parts[0]), int(parts[1])
+    return int(match[1]), int(match[2])
 
 
 def _check_size(model: ImageModel, width: int, height: int) -> None:
@@ -57,7 +64,11 @@ def _check_size(model: ImageModel, width: int, height: int) -> None:
 
 
 def size_for_ratio(model: ImageModel, ratio: str, target_pixels: int) -> tuple[int, int]:
-    """The largest size of the given ratio near `target_pixels` that the model accepts."""
+    """The largest size of the given ratio, at most `target_pixels`, that the model accepts.
+
+    Never more than the target: rounding edges up to the size multiple could push a 2K
+    image past 2048x2048 pixels, out of the 2K price bracket (and so unpriceable).
+    """
     value = _ratio_value(ratio)
     step = model.size_multiple
     target = min(target_pixels, model.max_pixels)
@@ -67,7 +78,7 @@ def size_for_ratio(model: ImageModel, ratio: str, target_pixels: int) -> tuple[i
     width, height = width * scale, height * scale
     width = max(step, round(width / step) * step)
     height = max(step, round(height / step) * step)
-    while width * height > model.max_pixels or max(width, height) > model.max_edge:
+    while width * height > target or max(width, height) > model.max_edge:
         if width >= height:
             width -= step
         else:
@@ -123,7 +134,8 @@ def resolve(model: ImageModel, *, aspect_ratio: str | None, size: str | None, qu
         label = ratio_label(model, width, height)
         if aspect_ratio not in (None, "auto") and label != aspect_ratio:
             raise InvalidRequest(f"aspect_ratio: {aspect_ratio!r} contradicts size {size!r} ({label}).")
-        return Resolution(aspect_ratio or label, quality, f"{width}x{height}", quality, width * height)
+        reported = label if aspect_ratio in (None, "auto") else aspect_ratio
+        return Resolution(reported, quality, f"{width}x{height}", quality, width * height)
     if aspect_ratio in (None, "auto"):
         return Resolution("auto", quality, "auto", quality, AUTO_SIZE_PIXELS)
     width, height = size_for_ratio(model, aspect_ratio, TIER_PIXELS["1K"])

@@ -11,7 +11,9 @@ import hashlib
 import json
 import logging
 import secrets
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -19,7 +21,7 @@ from functools import partial
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from billing.services import credits_charge, credits_refund
@@ -47,6 +49,7 @@ PUBLIC_FAILURE_REASONS = {
     "storage_failed": "The images could not be stored.",
     "timeout": "The generation did not finish in time.",
     "broker_unavailable": "The job queue is unavailable; please retry later.",
+    "worker_lost": "The worker running the generation stopped; please retry.",
 }
 DEFAULT_PUBLIC_FAILURE = "Image generation failed."
 
@@ -261,12 +264,15 @@ def _enqueue_or_fail(generation_id: str) -> None:
     from generations.tasks import run_generation
 
     try:
-        run_generation.apply_async(
-            args=[generation_id], retry=True, retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.2}
-        )
+        # Retries and socket timeouts come from settings (CELERY_TASK_PUBLISH_RETRY_POLICY,
+        # broker transport options): a few seconds at most before the 503.
+        run_generation.apply_async(args=[generation_id])
     except Exception as error:  # the broker is down: undo the charge and say so
         logger.exception("Enqueueing generation %s failed", generation_id)
         generation_fail(generation_id=generation_id, error_code="broker_unavailable", error_message=str(error))
+        # A 503 asks the client to retry: free its Idempotency-Key, so the retry is a new
+        # request rather than a replay of this refusal (which would answer 500 forever).
+        Generation.objects.filter(pk=generation_id).update(idempotency_key=None)
         raise ServiceUnavailable(
             "The job queue is unavailable; no credits were charged. Please retry shortly."
         ) from error
@@ -294,13 +300,105 @@ def _load_reference_images(generation: Generation) -> list[ReferenceImageData]:
     return references
 
 
-def _claim(generation_id: str) -> bool:
-    """queued → running, once: False if another request or worker got there first."""
-    return bool(
-        Generation.objects.filter(pk=generation_id, status=Status.QUEUED).update(
-            status=Status.RUNNING, started_at=timezone.now()
-        )
+class AttemptInProgress(Exception):
+    """Another attempt of the generation is alive (its heartbeat is fresh): look again in `retry_in` seconds."""
+
+    def __init__(self, retry_in: float):
+        self.retry_in = retry_in
+        super().__init__(f"Another attempt is running; look again in {retry_in:.1f}s.")
+
+
+def _claim(generation_id: str) -> int | None:
+    """Take the generation for one run: the attempt number this caller now owns, or None (nothing to run).
+
+    Why attempts and a heartbeat: a worker killed in the provider call (SIGKILL, OOM,
+    cold shutdown) leaves the row `running` and Celery redelivers its task (acks_late,
+    reject_on_worker_lost). The message cannot tell that redelivery from a duplicate of
+    a live task (a second publish, an early visibility-timeout redelivery); the row can,
+    because a running attempt refreshes `heartbeat_at` (see _heartbeat). So:
+
+    - queued → running is attempt 1;
+    - running, heartbeat fresh: a live attempt owns it; raise AttemptInProgress so the
+      task looks again when the heartbeat would be stale (the provider is not called);
+    - running, heartbeat stale: that attempt died; take over as the next attempt, or, past
+      GENERATION_MAX_ATTEMPTS or too close to the reaper's deadline for a full run, fail
+      it with a full refund (error_code worker_lost) instead of waiting for the reaper;
+    - terminal, gone, or past the reaper's deadline: nothing to do.
+
+    Each move is a compare-and-set, and finishing (_generation_succeed, generation_fail)
+    names the attempt, so an attempt presumed dead that wakes up (a frozen process)
+    changes nothing: a generation completes once, and its one charge (taken at submit)
+    is refunded at most once.
+    """
+    now = timezone.now()
+    if Generation.objects.filter(pk=generation_id, status=Status.QUEUED).update(
+        status=Status.RUNNING, started_at=now, attempts=1, heartbeat_at=now
+    ):
+        return 1
+    row = (
+        Generation.objects.filter(pk=generation_id, status=Status.RUNNING)
+        .values("attempts", "heartbeat_at", "started_at", "created_at")
+        .first()
     )
+    if row is None:
+        return None
+    deadline = row["created_at"] + timedelta(seconds=settings.GENERATION_STUCK_AFTER_SECONDS)
+    if deadline <= now:
+        return None  # the reaper's now
+    stale_after = timedelta(seconds=settings.GENERATION_HEARTBEAT_STALE_SECONDS)
+    last_seen = row["heartbeat_at"] or row["started_at"]  # a row claimed before heartbeats existed
+    if last_seen + stale_after > now:
+        raise AttemptInProgress(retry_in=(last_seen + stale_after - now).total_seconds() + 1)
+    attempt = row["attempts"] + 1
+    taken = Generation.objects.filter(
+        pk=generation_id, status=Status.RUNNING, attempts=row["attempts"], heartbeat_at=row["heartbeat_at"]
+    ).update(attempts=attempt, heartbeat_at=now)
+    if not taken:  # another delivery took it over (or it finished) just now
+        raise AttemptInProgress(retry_in=settings.GENERATION_HEARTBEAT_STALE_SECONDS)
+    logger.warning("Generation %s: attempt %s lost its worker, taking over", generation_id, attempt - 1)
+    time_left = (deadline - now).total_seconds()
+    if attempt > settings.GENERATION_MAX_ATTEMPTS or time_left < settings.GENERATION_TIMEOUT_SECONDS:
+        generation_fail(
+            generation_id=generation_id,
+            error_code="worker_lost",
+            error_message=f"Attempt {attempt - 1} lost its worker; no attempt or time left to run it again.",
+            attempt=attempt,
+        )
+        return None
+    return attempt
+
+
+@contextmanager
+def _heartbeat(generation_id: str, attempt: int) -> Iterator[None]:
+    """Refresh the attempt's heartbeat_at until the block ends.
+
+    A thread beats every GENERATION_HEARTBEAT_SECONDS on its own connection, closed after
+    each beat, so the provider call still holds no connection. It stops once the row is
+    no longer this attempt's (finished, reaped or taken over).
+    """
+    stop = threading.Event()
+
+    def beat() -> None:
+        mine = True
+        while mine and not stop.wait(settings.GENERATION_HEARTBEAT_SECONDS):
+            try:
+                mine = bool(
+                    Generation.objects.filter(pk=generation_id, status=Status.RUNNING, attempts=attempt).update(
+                        heartbeat_at=timezone.now()
+                    )
+                )
+            except DatabaseError:  # keep trying: a missed beat only invites a takeover
+                logger.warning("Heartbeat of generation %s failed", generation_id, exc_info=True)
+            finally:
+                connection.close()
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{generation_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=10)
 
 
 def _store_outputs(generation: Generation, images: list[bytes]) -> list[GeneratedImage]:
@@ -308,7 +406,9 @@ def _store_outputs(generation: Generation, images: list[bytes]) -> list[Generate
     stored = []
     for index, content in enumerate(images[: generation.n]):
         try:
-            info = inspect_image(content, max_pixels=generation.model.max_pixels * 2)
+            # Structure and checksums are verified; pixels are not decoded (we store the bytes
+            # as they came, and a full decode costs ~15 ms of CPU per image: bench/RESULTS.md).
+            info = inspect_image(content, max_pixels=generation.model.max_pixels * 2, decode=False)
         except NotAnImage as error:
             logger.warning("Generation %s: provider image %s rejected: %s", generation.pk, index, error)
             continue
@@ -337,9 +437,20 @@ def _delete_stored(images: list[GeneratedImage]) -> None:
 
 
 def generation_run(*, generation_id: str, reference_images: list[ReferenceImageData] | None = None) -> Generation:
-    """Run a queued generation to a terminal state. Safe to call twice: only the first claim runs."""
-    if not _claim(generation_id):
+    """Run a queued generation (or take over one whose worker died) to a terminal state.
+
+    Safe to call for a duplicate or redelivered task: see _claim. Raises AttemptInProgress
+    while another attempt is alive.
+    """
+    attempt = _claim(generation_id)
+    if attempt is None:
         return Generation.objects.select_related("model").get(pk=generation_id)
+    with _heartbeat(generation_id, attempt):
+        return _run_attempt(generation_id, attempt, reference_images)
+
+
+def _run_attempt(generation_id: str, attempt: int, reference_images: list[ReferenceImageData] | None) -> Generation:
+    fail = partial(generation_fail, generation_id=generation_id, attempt=attempt)
     generation = Generation.objects.select_related("model").get(pk=generation_id)
     try:
         if reference_images is None:
@@ -358,30 +469,28 @@ def generation_run(*, generation_id: str, reference_images: list[ReferenceImageD
         _release_db_connection()
         result = provider.generate(request)
     except ProviderError as error:
-        return generation_fail(generation_id=generation_id, error_code=error.code, error_message=error.message)
+        return fail(error_code=error.code, error_message=error.message)
     except Exception as error:
         logger.exception("Generation %s failed unexpectedly", generation_id)
-        return generation_fail(generation_id=generation_id, error_code="internal_error", error_message=repr(error))
+        return fail(error_code="internal_error", error_message=repr(error))
 
     try:
         stored = _store_outputs(generation, result.images)
     except Exception as error:
         logger.exception("Storing images of %s failed", generation_id)
-        return generation_fail(generation_id=generation_id, error_code="storage_failed", error_message=repr(error))
+        return fail(error_code="storage_failed", error_message=repr(error))
     if not stored:
-        return generation_fail(
-            generation_id=generation_id,
-            error_code="invalid_output",
-            error_message=f"The provider returned {len(result.images)} image(s), none usable.",
-        )
-    return _generation_succeed(generation_id, stored)
+        message = f"The provider returned {len(result.images)} image(s), none usable."
+        return fail(error_code="invalid_output", error_message=message)
+    return _generation_succeed(generation_id, stored, attempt)
 
 
-def _generation_succeed(generation_id: str, stored: list[GeneratedImage]) -> Generation:
+def _generation_succeed(generation_id: str, stored: list[GeneratedImage], attempt: int) -> Generation:
     with transaction.atomic():
         generation = Generation.objects.select_for_update().select_related("model").get(pk=generation_id)
-        if generation.status != Status.RUNNING:
-            # Race detected: the reaper or staff failed (and refunded) it meanwhile.
+        if generation.status != Status.RUNNING or generation.attempts != attempt:
+            # Race detected: the reaper or staff failed (and refunded) it, or a newer
+            # attempt took it over, meanwhile. Its outcome stands; drop our images.
             transaction.on_commit(partial(_delete_stored, stored))
             return generation
         GeneratedImage.objects.bulk_create(stored)
@@ -398,12 +507,18 @@ def _generation_succeed(generation_id: str, stored: list[GeneratedImage]) -> Gen
     return generation
 
 
-def generation_fail(*, generation_id: str, error_code: str, error_message: str) -> Generation:
-    """Fail a non-terminal generation and refund what is left of its charge; a no-op if already terminal."""
+def generation_fail(
+    *, generation_id: str, error_code: str, error_message: str, attempt: int | None = None
+) -> Generation:
+    """Fail a non-terminal generation and refund what is left of its charge; a no-op if already terminal.
+
+    `attempt` is the caller's claim (see _claim): a superseded attempt changes nothing.
+    The reaper and the submit path pass none.
+    """
     with transaction.atomic():
         generation = Generation.objects.select_for_update().select_related("model").get(pk=generation_id)
-        if generation.is_terminal:
-            return generation  # someone else finished it: never refund twice
+        if generation.is_terminal or (attempt is not None and generation.attempts != attempt):
+            return generation  # someone else finished it or owns it now: never refund twice
         generation.status = Status.FAILED
         generation.error_code = error_code[:64]
         generation.error_message = error_message

@@ -5,10 +5,19 @@ from celery import shared_task
 from generations import services
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
-def run_generation(generation_id: str) -> str:
-    """Run a queued generation. A duplicate delivery finds it claimed and does nothing."""
-    return services.generation_run(generation_id=generation_id).status
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True, max_retries=None)
+def run_generation(self, generation_id: str) -> str:
+    """Run a queued generation, or take over one whose worker died (services._claim).
+
+    A delivery that finds another attempt alive (a duplicate, or a redelivery while the
+    dead attempt's heartbeat is still fresh) looks again once that heartbeat would be
+    stale; it never calls the provider meanwhile. The retries end: _claim gives up on a
+    generation past the reaper's deadline.
+    """
+    try:
+        return services.generation_run(generation_id=generation_id).status
+    except services.AttemptInProgress as busy:
+        raise self.retry(countdown=busy.retry_in) from None
 
 
 @shared_task(ignore_result=True)

@@ -170,9 +170,12 @@ if AWS_STORAGE_BUCKET_NAME:
     AWS_QUERYSTRING_EXPIRE = envint("AWS_QUERYSTRING_EXPIRE", 7 * 24 * 3600)
     AWS_LOCATION = env("AWS_LOCATION")
     AWS_DEFAULT_ACL = env("AWS_DEFAULT_ACL") or None
-    AWS_S3_FILE_OVERWRITE = False
+    # Every key the hub writes ends in a random token, so a name is never taken: skip
+    # django-storages' existence check (a HEAD request per image) before each upload.
+    AWS_S3_FILE_OVERWRITE = True
     AWS_S3_OBJECT_PARAMETERS = {"CacheControl": "public, max-age=31536000, immutable"}
-    _default_storage = {"BACKEND": "storages.backends.s3.S3Storage"}
+    # django-storages' backend with one boto3 connection per process instead of per greenlet.
+    _default_storage = {"BACKEND": "gih.storage.S3Storage"}
 else:
     _default_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
 # Serve local media from the app itself when no object store is configured.
@@ -230,16 +233,35 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = GENERATION_TIMEOUT_SECONDS + 30
 CELERY_TASK_TIME_LIMIT = GENERATION_TIMEOUT_SECONDS + 60
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A running generation refreshes its heartbeat this often; one silent for three beats
+# lost its worker, and a redelivered task may take it over (generations.services._claim),
+# at most this many runs in all (a request that kills every worker must stop somewhere).
+GENERATION_HEARTBEAT_SECONDS = envint("GENERATION_HEARTBEAT_SECONDS", 30)
+GENERATION_HEARTBEAT_STALE_SECONDS = envint("GENERATION_HEARTBEAT_STALE_SECONDS", 3 * GENERATION_HEARTBEAT_SECONDS)
+GENERATION_MAX_ATTEMPTS = envint("GENERATION_MAX_ATTEMPTS", 3)
+if GENERATION_HEARTBEAT_STALE_SECONDS < 2 * GENERATION_HEARTBEAT_SECONDS:
+    # Closer than that, one late beat makes a live attempt look dead and it runs twice.
+    raise ImproperlyConfigured("GENERATION_HEARTBEAT_STALE_SECONDS must be at least 2 x GENERATION_HEARTBEAT_SECONDS.")
+# An async submit publishes inside the API request, so a dead broker must cost the
+# client seconds, not minutes, before its 503. Measured worst cases with these
+# values: a refused port fails at once; a black-holed host takes two 1 s connect
+# attempts (~2 s); a server that accepts but never answers takes one 3 s read.
+# (redis-py's defaults have no socket timeouts: a hung broker would hold the request forever.)
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_TASK_PUBLISH_RETRY = True
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    # Redis redelivers unacknowledged tasks after this; it must outlive the longest task.
+    # Redis redelivers unacknowledged tasks after this; it should outlive the longest
+    # task (a live task redelivered early only waits: see generations.services._claim).
     "visibility_timeout": envint("CELERY_VISIBILITY_TIMEOUT", CELERY_TASK_TIME_LIMIT + 600),
-    # Fail fast at submit when the broker is down (the API answers 503).
+    # Connection attempts per publish (kombu's failover options) and redis-py socket
+    # timeouts; the worker's long BRPOP is event-driven and unaffected by socket_timeout.
     "max_retries": 1,
     "interval_start": 0,
     "interval_step": 0.2,
-    "interval_max": 0.5,
-    "socket_connect_timeout": 2,
-    "socket_timeout": 5,
+    "interval_max": 0.2,
+    "socket_connect_timeout": envint("CELERY_BROKER_CONNECT_TIMEOUT", 1),
+    "socket_timeout": envint("CELERY_BROKER_SOCKET_TIMEOUT", 3),
 }
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _queue_dir = VAR_DIR / "celery-queue"

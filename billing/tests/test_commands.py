@@ -89,7 +89,7 @@ def test_it_lists_every_problem_and_fails_the_audit(user, other_user):
     assert err.getvalue().count("remaining 90 but ledger sums to 100") == 2
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_it_exits_with_status_1_from_the_shell_when_the_audit_fails(make_user):
     user = make_user(credits=10)
     # A separate process reads committed data, so this test runs outside a test transaction.

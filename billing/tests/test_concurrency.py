@@ -19,9 +19,8 @@ from billing.services import InsufficientCredits, credits_charge, credits_grant,
 from billing.tests.factories import make_generation
 from generations.models import Generation
 
-# serialized_rollback: the flush after a transactional test empties every table, including
-# the gpt-image-2 row a migration seeds; this restores it for the generations made here.
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+# The root conftest re-seeds gpt-image-2 after the flush that follows each transactional test.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def run_together(count: int, work: Callable[[int], object]) -> list[object]:

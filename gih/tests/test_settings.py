@@ -67,7 +67,7 @@ def test_it_uses_the_production_services_it_is_given():
     assert printed["DEBUG"] is False
     assert printed["DATABASE"]["ENGINE"] == "django.db.backends.postgresql"
     assert printed["DATABASE"]["NAME"] == "gih"
-    assert printed["DEFAULT_STORAGE"] == "storages.backends.s3.S3Storage"
+    assert printed["DEFAULT_STORAGE"] == "gih.storage.S3Storage"
     assert printed["SERVE_MEDIA"] is False
     assert printed["CACHE"] == "django.core.cache.backends.redis.RedisCache"
     assert printed["CELERY_BROKER_URL"] == "redis://127.0.0.1:6379/0"
