@@ -113,26 +113,16 @@ def credits_grant(
         raise ValueError("A grant's expiry must be in the future.")
     with transaction.atomic():
         account = _lock_account(user)
-        batch = CreditBatch.objects.create(
-            account=account,
-            amount=amount,
-            remaining=amount,
+        return _add_batch(
+            account,
+            amount,
+            kind=LedgerEntry.Kind.GRANT,
             source=source,
             expires_at=expires_at,
-            granted_by=actor,
-            note=note,
-            created_at=now,
-        )
-        LedgerEntry.objects.create(
-            account=account,
-            batch=batch,
-            kind=LedgerEntry.Kind.GRANT,
-            amount=amount,
             actor=actor,
             note=note,
-            created_at=now,
-        )
-    return batch
+            now=now,
+        ).batch
 
 
 def credits_adjust(*, user, amount: int, actor, note: str, expires_at: datetime | None = None) -> list[LedgerEntry]:
@@ -151,27 +141,36 @@ def credits_adjust(*, user, amount: int, actor, note: str, expires_at: datetime 
         account = _lock_account(user)
         if amount < 0:
             return _take(account, -amount, kind=LedgerEntry.Kind.ADJUST, now=now, actor=actor, note=note)
-        batch = CreditBatch.objects.create(
-            account=account,
-            amount=amount,
-            remaining=amount,
+        entry = _add_batch(
+            account,
+            amount,
+            kind=LedgerEntry.Kind.ADJUST,
             source=CreditBatch.Source.ADJUSTMENT,
             expires_at=expires_at,
-            granted_by=actor,
+            actor=actor,
             note=note,
-            created_at=now,
+            now=now,
         )
-        return [
-            LedgerEntry.objects.create(
-                account=account,
-                batch=batch,
-                kind=LedgerEntry.Kind.ADJUST,
-                amount=amount,
-                actor=actor,
-                note=note,
-                created_at=now,
-            )
-        ]
+        return [entry]
+
+
+def _add_batch(
+    account: CreditAccount, amount: int, *, kind: str, source: str, expires_at, actor, note: str, now: datetime
+) -> LedgerEntry:
+    """A new batch and the ledger row that created it; the account must be locked."""
+    batch = CreditBatch.objects.create(
+        account=account,
+        amount=amount,
+        remaining=amount,
+        source=source,
+        expires_at=expires_at,
+        granted_by=actor,
+        note=note,
+        created_at=now,
+    )
+    return LedgerEntry.objects.create(
+        account=account, batch=batch, kind=kind, amount=amount, actor=actor, note=note, created_at=now
+    )
 
 
 def credits_charge(*, user, amount: int, generation, note: str = "") -> list[LedgerEntry]:

@@ -6,6 +6,8 @@ the admin; the docs' examples hold: 1 credit at 1K, 8 credits at high 1024x1024.
 Used by the data migration (with historical models) and by the test suite.
 """
 
+from generations.models import default_aspect_ratios
+
 BRACKETS = (1_572_864, 4_194_304, 8_294_400)
 PRICES = {
     "low": (1, 3, 6),
@@ -21,24 +23,7 @@ GPT_IMAGE_2 = {
     "enabled": True,
     "default_aspect_ratio": "auto",
     "default_quality": "1K",
-    "aspect_ratios": [
-        "auto",
-        "1:1",
-        "4:3",
-        "3:4",
-        "3:2",
-        "2:3",
-        "16:9",
-        "9:16",
-        "5:4",
-        "4:5",
-        "21:9",
-        "9:21",
-        "2:1",
-        "1:2",
-        "3:1",
-        "1:3",
-    ],
+    "aspect_ratios": default_aspect_ratios(),
     "tier_qualities": ["1K", "2K", "4K"],
     "openai_qualities": ["auto", "low", "medium", "high"],
     "sizes": [
