@@ -5,12 +5,9 @@ connection per thread, so the account row lock in billing.services is what keeps
 numbers right.
 """
 
-import threading
-from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from billing.models import CreditBatch, LedgerEntry
@@ -18,34 +15,10 @@ from billing.selectors import balance_get, billing_audit
 from billing.services import InsufficientCredits, credits_charge, credits_grant, credits_refund, ledger_balance
 from billing.tests.factories import make_generation
 from generations.models import Generation
+from testsupport.concurrency import run_together
 
 # The root conftest re-seeds gpt-image-2 after the flush that follows each transactional test.
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def run_together(count: int, work: Callable[[int], object]) -> list[object]:
-    """Run work(0..count-1) in `count` threads released together; each result or raised exception."""
-    barrier = threading.Barrier(count)
-    results: list[object] = [None] * count
-
-    def target(index: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            results[index] = work(index)
-        except Exception as exc:
-            results[index] = exc
-        finally:
-            connection.close()  # each thread has its own connection; give it back to the pool
-
-    # The main thread's connection goes back to the pool too, so every worker gets one at once.
-    connection.close()
-    threads = [threading.Thread(target=target, args=(index,)) for index in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads)
-    return results
 
 
 def test_it_lets_exactly_as_many_charges_succeed_as_there_are_credits(make_user):

@@ -1,15 +1,14 @@
 """Postgres-only: many requests spending the last credits at the same moment, through the real view."""
 
-import threading
 from collections import Counter
 
 import pytest
-from django.db import connection
 
 from billing.models import LedgerEntry
 from billing.selectors import balance_get, billing_audit
 from generations.models import GeneratedImage, Generation
 from generations.tests.factories import GENERATIONS_URL, api_client_for
+from testsupport.concurrency import run_together
 
 # Real transactions, one connection per thread: only the account row lock keeps the numbers right.
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("media_cleanup")]
@@ -20,26 +19,9 @@ BODY = {"model": "gpt-image-2", "prompt": "The last credits", "aspect_ratio": "1
 
 def post_all_at_once(clients, **headers) -> list:
     """POST one generation per client, all threads released together; each response or exception."""
-    barrier = threading.Barrier(len(clients))
-    results: list = [None] * len(clients)
-
-    def target(index: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            results[index] = clients[index].post(GENERATIONS_URL, BODY, format="json", **headers)
-        except Exception as error:
-            results[index] = error
-        finally:
-            connection.close()  # this thread's connection goes back to the pool
-
-    connection.close()  # so is the main thread's, so every worker can get one at once
-    threads = [threading.Thread(target=target, args=(index,)) for index in range(len(clients))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads)
-    return results
+    return run_together(
+        len(clients), lambda index: clients[index].post(GENERATIONS_URL, BODY, format="json", **headers)
+    )
 
 
 def test_it_lets_exactly_as_many_generations_through_as_the_credits_pay_for(make_user):
