@@ -186,23 +186,12 @@ class Stack:
 
 
 def _standin_key() -> str:
-    """The API key the stand-in expects: BENCH_OPENAI_API_KEY, else the constant its module exposes.
+    """The API key for this run: BENCH_OPENAI_API_KEY, else a fresh random one.
 
-    Read in a subprocess: the stand-in is gevent-based and may monkey-patch on import.
+    Passed to the stand-in with `--api-key` and to the hub as OPENAI_API_KEY, so both sides agree
+    without relying on the stand-in's built-in default (DEFAULT_API_KEY).
     """
-    if os.environ.get("BENCH_OPENAI_API_KEY"):
-        return os.environ["BENCH_OPENAI_API_KEY"]
-    names = ("API_KEY", "EXPECTED_API_KEY", "STANDIN_API_KEY", "DEFAULT_API_KEY", "VALID_API_KEY")
-    code = (
-        "import testsupport.openai_standin as m\n"
-        f"print(next(getattr(m, n) for n in {names!r} if isinstance(getattr(m, n, None), str)))"
-    )
-    result = subprocess.run(
-        [str(BIN / "python"), "-c", code], cwd=ROOT, env=_base_env(), capture_output=True, text=True
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"Cannot read the stand-in's API key (set BENCH_OPENAI_API_KEY): {result.stderr[-500:]}")
-    return result.stdout.strip().splitlines()[-1]
+    return os.environ.get("BENCH_OPENAI_API_KEY") or f"sk-bench-{_random_secret(32)}"
 
 
 def start_services(*, photo: bool) -> Stack:
@@ -215,14 +204,18 @@ def start_services(*, photo: bool) -> Stack:
             "s3", [str(BIN / "python"), "-m", "moto.server", "-H", HOST, "-p", str(stack.s3_port)], _base_env()
         )
         stack.procs["s3"] = s3
-        argv = [str(BIN / "python"), "-m", "testsupport.openai_standin", "--port", "0"] + (["--photo"] if photo else [])
+        standin_key = _standin_key()
+        argv = [
+            str(BIN / "python"), "-m", "testsupport.openai_standin", "--host", HOST, "--port", "0",
+            "--delay", "0", "--api-key", standin_key, *(["--photo"] if photo else []),
+        ]  # fmt: skip
         standin = Proc.start("standin", argv, _base_env(), watch_stdout=True)
         stack.procs["standin"] = standin
         line = standin.first_line()
         if not line.startswith("PORT "):
             raise RuntimeError(f"The stand-in's first line should be 'PORT <n>', got {line!r}")
         stack.standin_port = int(line.split()[1])
-        stack.env = hub_env(s3_port=stack.s3_port, standin_port=stack.standin_port, standin_key=_standin_key())
+        stack.env = hub_env(s3_port=stack.s3_port, standin_port=stack.standin_port, standin_key=standin_key)
         wait_for(lambda: _port_open(stack.s3_port), seconds=20, what="moto's S3 server", proc=s3)
         _create_bucket(stack.env)
         _reset_redis()
