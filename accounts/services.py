@@ -1,7 +1,9 @@
 """Writes for users and API keys."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol, TypeVar
 
 from django.db import transaction
 from django.utils import timezone
@@ -63,19 +65,67 @@ def api_key_find(*, key_or_prefix: str) -> ApiKey | None:
     return ApiKey.objects.filter(prefix=value).first() if value else None
 
 
-def api_key_authenticate(*, raw_key: str) -> ApiKey | None:
-    """The active (not revoked) key for a raw bearer value, or None; expiry is the caller's to report.
+class ApiKeyRejected(Exception):
+    """A request whose bearer key does not authenticate; `code` is the documented 401 code."""
 
+    def __init__(self, code: str, message: str):
+        self.code = code
+        self.message = message
+        super().__init__(message)
+
+
+WWW_AUTHENTICATE = 'Bearer realm="api"'  # sent with every 401
+MISSING_KEY_MESSAGE = "Missing API key: send 'Authorization: Bearer gih_live_...'."
+INVALID_KEY_MESSAGE = "The API key does not exist or has been revoked."
+EXPIRED_KEY_MESSAGE = "The API key is expired."
+
+
+class LoadedKey(Protocol):
+    """What authentication reads of a key: an ApiKey, or a row that carries more (see billing.selectors)."""
+
+    pk: int
+    digest: str
+    revoked_at: datetime | None
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    user_is_active: bool
+
+
+def bearer_value(authorization: str) -> str:
+    """The key in an `Authorization: Bearer <key>` header (any case of "Bearer"), or ApiKeyRejected."""
+    parts = authorization.split()
+    if len(parts) != 2 or parts[0].lower() != "bearer":
+        raise ApiKeyRejected("missingApiKey", MISSING_KEY_MESSAGE)
+    return parts[1]
+
+
+def _load_api_key(prefix: str) -> ApiKey | None:
+    # The credit account rides along (a LEFT JOIN) so generations need no extra query for it.
+    return ApiKey.objects.select_related("user", "user__credit_account").filter(prefix=prefix).first()
+
+
+KeyT = TypeVar("KeyT", bound=LoadedKey)
+
+
+def api_key_authenticate(
+    *, raw_key: str, load: Callable[[str], KeyT | None] = _load_api_key, now: datetime | None = None
+) -> KeyT:
+    """The key for a raw bearer value, or ApiKeyRejected with the documented code.
+
+    `load(prefix)` fetches the key by its lookup prefix: by default the ApiKey with its
+    user and credit account. GET /api/v1/credits passes a loader that reads the balance
+    in the same query; the rules below are the same for both.
     Records last use at most once a minute per key, so a busy key is not a hot row.
     """
+    now = now or timezone.now()
     prefix = keys.lookup_prefix(raw_key)
-    if prefix is None:
-        return None
-    # The credit account rides along (a LEFT JOIN) so /credits and generations need no extra query for it.
-    api_key = ApiKey.objects.select_related("user", "user__credit_account").filter(prefix=prefix).first()
-    if api_key is None or not keys.digests_match(raw_key, api_key.digest) or api_key.is_revoked:
-        return None
-    now = timezone.now()
+    api_key = load(prefix) if prefix is not None else None
+    if api_key is None or not keys.digests_match(raw_key, api_key.digest) or api_key.revoked_at is not None:
+        raise ApiKeyRejected("invalidApiKey", INVALID_KEY_MESSAGE)
+    if api_key.expires_at is not None and api_key.expires_at <= now:
+        raise ApiKeyRejected("expiredApiKey", EXPIRED_KEY_MESSAGE)
+    if not api_key.user_is_active:
+        raise ApiKeyRejected("invalidApiKey", INVALID_KEY_MESSAGE)
     if api_key.last_used_at is None or api_key.last_used_at < now - LAST_USED_RESOLUTION:
         ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
         api_key.last_used_at = now

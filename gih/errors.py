@@ -95,8 +95,11 @@ _DRF_CODES = {
 
 
 def _envelope_for(exc: Exception) -> tuple[int, str, str, dict] | None:
+    from accounts.services import WWW_AUTHENTICATE, ApiKeyRejected
     from billing.services import InsufficientCredits
 
+    if isinstance(exc, ApiKeyRejected):
+        return 401, exc.code, exc.message, {"WWW-Authenticate": WWW_AUTHENTICATE}
     if isinstance(exc, ApiError):
         return exc.status_code, exc.code, exc.message, {}
     if isinstance(exc, InsufficientCredits):
@@ -115,7 +118,7 @@ def _envelope_for(exc: Exception) -> tuple[int, str, str, dict] | None:
         code = exc.get_codes() if isinstance(exc.get_codes(), str) else "missingApiKey"
         if code in {"not_authenticated", "authentication_failed"}:
             code = "missingApiKey"
-        return 401, code, str(exc.detail), {"WWW-Authenticate": 'Bearer realm="api"'}
+        return 401, code, str(exc.detail), {"WWW-Authenticate": WWW_AUTHENTICATE}
     if isinstance(exc, drf.ValidationError):
         return 400, "invalid_request", validation_message(exc.detail), {}
     if isinstance(exc, drf.ParseError):

@@ -6,13 +6,14 @@ import re
 from datetime import timedelta
 from unittest import mock
 
+import pytest
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import ApiKey
-from accounts.services import api_key_authenticate, api_key_create, api_key_revoke
+from accounts.services import ApiKeyRejected, api_key_authenticate, api_key_create, api_key_revoke
 
 CREDITS_URL = "/api/v1/credits"
 
@@ -163,7 +164,9 @@ def test_it_records_last_use_at_most_once_a_minute(client, issued_key):
 def test_it_does_not_record_use_of_a_revoked_key(issued_key):
     api_key_revoke(api_key=issued_key.api_key)
 
-    assert api_key_authenticate(raw_key=issued_key.raw_key) is None
+    with pytest.raises(ApiKeyRejected) as rejected:
+        api_key_authenticate(raw_key=issued_key.raw_key)
+    assert rejected.value.code == "invalidApiKey"
     issued_key.api_key.refresh_from_db()
     assert issued_key.api_key.last_used_at is None
 

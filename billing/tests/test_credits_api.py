@@ -1,14 +1,22 @@
 """GET /api/v1/credits: who may ask, and what the balance object says."""
 
+import json
+import os
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.services import api_key_create, api_key_revoke
-from billing.services import credits_grant
-from billing.tests.factories import frozen_clock
+from billing.selectors import api_key_with_balance, balance_get
+from billing.services import credits_charge, credits_grant
+from billing.tests.factories import frozen_clock, make_generation
 
 pytestmark = pytest.mark.django_db
 
@@ -104,3 +112,107 @@ def test_it_never_shows_another_users_credits(api, user, other_user):
     )
     assert (their_view["credits"], their_view["account_type"]) == (107, "FREE")
     assert [batch["id"] for batch in their_view["expiring_batches"]] == [theirs.pk]
+
+
+def test_it_reads_the_key_and_the_balance_in_one_query(api, issued_key):
+    assert api.get(URL).status_code == 200  # records the key's first use (an UPDATE)
+
+    with CaptureQueriesContext(connection) as queries:
+        response = api.get(URL)
+
+    assert response.status_code == 200
+    assert len(queries.captured_queries) == 1
+
+
+def test_its_one_query_agrees_with_the_orm_balance_on_every_kind_of_batch(user, issued_key):
+    """The raw-SQL read (api_key_with_balance) must say what balance_get (the ORM) says."""
+    now = timezone.now().replace(microsecond=0)
+    with frozen_clock(now) as clock:
+        used_up = credits_grant(user=user, amount=2, expires_at=now + timedelta(days=9))
+        credits_charge(user=user, amount=2, generation=make_generation(user, credits_per_image=2))  # takes used_up
+        credits_grant(user=user, amount=3, expires_at=now + timedelta(hours=1))  # will have expired
+        tie_a = credits_grant(user=user, amount=4, expires_at=now + timedelta(days=2), source="promo")
+        tie_b = credits_grant(user=user, amount=6, expires_at=now + timedelta(days=2))
+        for day in range(3, 15):  # more expiring batches than the response lists
+            credits_grant(user=user, amount=day, expires_at=now + timedelta(days=day, minutes=day))
+        credits_grant(user=user, amount=1000)  # never expires
+        clock.advance(timedelta(hours=2))
+
+        expected = balance_get(user=user)
+        found = api_key_with_balance(issued_key.api_key.prefix, now=timezone.now())
+        response = client_with(issued_key.raw_key).get(URL).json()
+
+    assert found.balance == expected
+    assert response == {"object": "credit_balance", **expected}
+    listed = [batch["id"] for batch in expected["expiring_batches"]]
+    assert used_up.pk not in listed and listed[:2] == [tie_a.pk, tie_b.pk] and len(listed) == 10
+    assert expected["credits"] == 100 + 4 + 6 + sum(range(3, 15)) + 1000
+    assert expected["next_expiration"] == {"credits": 10, "expires_at": iso(tie_a.expires_at)}
+
+
+def test_it_answers_a_user_without_batches_or_credit_account(make_user):
+    from billing.models import CreditAccount
+
+    user = make_user()
+    CreditAccount.objects.filter(user=user).delete()
+    issued = api_key_create(user=user)
+
+    response = client_with(issued.raw_key).get(URL)
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "object": "credit_balance", "credits": 0, "account_type": "FREE", "next_expiration": None,
+        "expiring_batches": [],
+    }
+
+
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
+def test_it_allows_only_get(api, method):
+    response = getattr(api, method)(URL)
+
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_it_answers_head_like_get_without_a_body(api):
+    response = api.head(URL)
+
+    assert response.status_code == 200 and response.content == b""
+
+
+def test_it_reads_the_balance_on_the_embedded_sqlite_database_too(tmp_path):
+    """The raw query is portable: SQLite (the no-environment default) hands back naive datetimes."""
+    script = """
+import json, os
+os.environ["DJANGO_SETTINGS_MODULE"] = "gih.settings"
+import django
+django.setup()
+from datetime import timedelta
+from django.core.management import call_command
+from django.test import Client
+from django.utils import timezone
+from accounts.services import api_key_create, api_key_revoke, user_create
+from billing.selectors import balance_get
+from billing.services import credits_grant
+call_command("migrate", verbosity=0)
+user = user_create(email="sqlite@example.com")
+credits_grant(user=user, amount=7, expires_at=timezone.now() + timedelta(days=1))
+credits_grant(user=user, amount=5)
+issued = api_key_create(user=user)
+client = Client()
+ok = client.get("/api/v1/credits", HTTP_AUTHORIZATION="Bearer " + issued.raw_key)
+api_key_revoke(api_key=issued.api_key)
+revoked = client.get("/api/v1/credits", HTTP_AUTHORIZATION="Bearer " + issued.raw_key)
+print(json.dumps({"ok": ok.json(), "expected": balance_get(user=user), "revoked": revoked.json()}))
+"""
+    env = {"PATH": os.environ["PATH"], "GIH_VAR_DIR": str(tmp_path)}  # no DATABASE_URL: SQLite
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=settings.BASE_DIR, env=env, capture_output=True, text=True, timeout=120,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    printed = json.loads(result.stdout.strip().splitlines()[-1])
+    assert printed["ok"] == {"object": "credit_balance", **printed["expected"]}
+    assert printed["ok"]["credits"] == 12 and printed["ok"]["next_expiration"]["credits"] == 7
+    assert printed["revoked"]["error"]["code"] == "invalidApiKey"
