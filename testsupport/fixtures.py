@@ -65,6 +65,12 @@ def s3_storage(_moto_server: str, settings) -> S3Stub:
     """default_storage is the production S3 backend on a fresh bucket in moto's server."""
     import boto3
     from django.core.files.storage import default_storage
+    from django.urls import get_resolver
+
+    # gih/urls.py decides at import whether the app serves local media (SERVE_MEDIA). Load it
+    # now, under the embedded settings, so that a URLconf first imported during an S3 test does
+    # not leave every later test without the media route.
+    get_resolver().url_patterns  # noqa: B018 (the import is the point)
 
     client = boto3.client("s3", endpoint_url=_moto_server, region_name="us-east-1", **_FAKE_CREDENTIALS)
     bucket = f"gih-test-{uuid.uuid4().hex[:12]}"
@@ -77,6 +83,7 @@ def s3_storage(_moto_server: str, settings) -> S3Stub:
     settings.AWS_S3_REGION_NAME = "us-east-1"
     settings.AWS_QUERYSTRING_AUTH = True
     settings.AWS_S3_FILE_OVERWRITE = True  # as in production: image keys are random, never reused
+    settings.AWS_S3_OBJECT_PARAMETERS = {"CacheControl": "public, max-age=31536000, immutable"}  # as in production
     settings.SERVE_MEDIA = False
     # Assigned last, as a new dict: Django's setting_changed handler for STORAGES drops
     # the cached backends, so default_storage is rebuilt from all the values above.

@@ -12,6 +12,7 @@ import binascii
 import http.cookiejar
 import time
 
+import pybase64
 import requests
 from django.conf import settings
 from requests.adapters import HTTPAdapter
@@ -161,8 +162,9 @@ class OpenAIProvider(ImageProvider):
     def _image_bytes(self, entry: dict, timeout: tuple[float, float]) -> bytes:
         if isinstance(entry.get("b64_json"), str):
             try:
-                # Same strictness as b64decode(validate=True), without its regex pass over megabytes.
-                return binascii.a2b_base64(entry["b64_json"], strict_mode=True)
+                # Strict (no padding or alphabet slack), and SIMD: ~50x faster than binascii on
+                # megabytes of base64 (bench/RESULTS.md).
+                return pybase64.b64decode(entry["b64_json"], validate=True)
             except (binascii.Error, ValueError) as error:
                 raise ProviderError(
                     f"OpenAI 200 with invalid base64 image data: {error}", code="invalid_output", permanent=True

@@ -28,9 +28,22 @@ def test_it_stores_a_png_in_the_bucket_and_serves_it_from_a_signed_url(s3_storag
     head = s3_storage.client.head_object(Bucket=s3_storage.bucket, Key=name)
     assert head["ContentLength"] == len(content)
     assert head["ContentType"] == "image/png"
+    assert head["CacheControl"] == "public, max-age=31536000, immutable"  # AWS_S3_OBJECT_PARAMETERS
     url = default_storage.url(name)
     assert url.startswith(f"{s3_storage.endpoint_url}/")
     assert "Signature=" in url  # AWS_QUERYSTRING_AUTH: a signed URL, the bucket stays private
     response = requests.get(url, timeout=10)
     assert response.status_code == 200
     assert response.content == content
+
+
+def test_it_uploads_a_file_read_from_its_current_position_as_a_whole(s3_storage):
+    """Django hands storages files that may have been read already: the upload rewinds them."""
+    content = _png()
+    upload = ContentFile(content, name="image.png")
+    upload.read(10)
+
+    name = default_storage.save("generations/test/rewound.png", upload)
+
+    stored = s3_storage.client.get_object(Bucket=s3_storage.bucket, Key=name)["Body"].read()
+    assert stored == content
