@@ -41,10 +41,13 @@ def credit_account_get(*, user) -> CreditAccount:
     return account
 
 
-def _lock_account(user) -> CreditAccount:
+def _lock_account(user_id: int) -> CreditAccount:
     """Lock (creating if needed) the user's credit account row; call inside atomic()."""
-    credit_account_get(user=user)
-    return CreditAccount.objects.select_for_update().get(pk=user.pk)
+    try:
+        return CreditAccount.objects.select_for_update().get(pk=user_id)
+    except CreditAccount.DoesNotExist:  # only before the user's first credit movement
+        CreditAccount.objects.get_or_create(user_id=user_id)
+        return CreditAccount.objects.select_for_update().get(pk=user_id)
 
 
 def usable_batches(account_id: int, now: datetime) -> QuerySet[CreditBatch]:
@@ -112,7 +115,7 @@ def credits_grant(
     if expires_at is not None and expires_at <= now:
         raise ValueError("A grant's expiry must be in the future.")
     with transaction.atomic():
-        account = _lock_account(user)
+        account = _lock_account(user.pk)
         return _add_batch(
             account,
             amount,
@@ -138,7 +141,7 @@ def credits_adjust(*, user, amount: int, actor, note: str, expires_at: datetime 
     if amount > 0 and expires_at is not None and expires_at <= now:
         raise ValueError("An adjustment's expiry must be in the future.")
     with transaction.atomic():
-        account = _lock_account(user)
+        account = _lock_account(user.pk)
         if amount < 0:
             return _take(account, -amount, kind=LedgerEntry.Kind.ADJUST, now=now, actor=actor, note=note)
         entry = _add_batch(
@@ -182,7 +185,7 @@ def credits_charge(*, user, amount: int, generation, note: str = "") -> list[Led
     if amount <= 0:
         raise ValueError("A charge must be a positive number of credits.")
     with transaction.atomic():
-        account = _lock_account(user)
+        account = _lock_account(user.pk)
         if LedgerEntry.objects.filter(generation=generation, kind=LedgerEntry.Kind.CHARGE).exists():
             raise ValueError(f"Generation {generation.pk} is already charged.")
         entries = _take(
@@ -204,7 +207,7 @@ def credits_refund(*, generation, amount: int, note: str = "") -> RefundResult:
     if amount <= 0:
         return RefundResult(refunded=0, already_refunded=False)
     with transaction.atomic():
-        account = _lock_account(generation.user)
+        account = _lock_account(generation.user_id)
         if LedgerEntry.objects.filter(generation=generation, kind=LedgerEntry.Kind.REFUND).exists():
             return RefundResult(refunded=0, already_refunded=True)
         charges = list(

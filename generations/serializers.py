@@ -99,7 +99,9 @@ def generation_payload(
     """The documented image_generation object, plus OpenAI's `created` and `data` for SDK clients."""
     from generations.services import public_failure_reason
 
-    images = [_image_payload(image, absolute_url) for image in generation.images.all()]
+    # Images are written with the move to succeeded (services._generation_succeed): other states have none.
+    succeeded = generation.status == Generation.Status.SUCCEEDED
+    images = [_image_payload(image, absolute_url) for image in generation.images.all()] if succeeded else []
     payload = {
         "object": "image_generation",
         "id": generation.id,

@@ -37,6 +37,7 @@ logger = logging.getLogger(__name__)
 Status = Generation.Status
 REFERENCE_FIELDS = ("reference_image", "reference_image[]", "reference_images", "image", "image[]")
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
+SYNC_ATTEMPT = 1  # a sync generation is created claimed (generation_submit)
 
 # What clients see for a failed generation; the raw provider text stays on the row.
 PUBLIC_FAILURE_REASONS = {
@@ -165,13 +166,19 @@ def _replay(*, user, idempotency_key: str, fingerprint: str) -> GenerationOutcom
 def generation_submit(
     *, user, spec: GenerationSpec, api_key=None, idempotency_key: str | None = None
 ) -> GenerationOutcome:
-    """Create the generation and charge for it in one transaction (InsufficientCredits writes nothing)."""
+    """Create the generation and charge for it in one transaction (InsufficientCredits writes nothing).
+
+    A sync generation is created already running as attempt 1 (see _claim): the request
+    that charged it runs it right away, so a separate claim would only cost a round trip.
+    """
     fingerprint = spec.fingerprint()
     if idempotency_key:
         replay = _replay(user=user, idempotency_key=idempotency_key, fingerprint=fingerprint)
         if replay:
             return replay
     resolution = spec.resolution
+    now = timezone.now()
+    claimed = {} if spec.is_async else {"status": Status.RUNNING, "started_at": now, "attempts": 1, "heartbeat_at": now}
     try:
         with transaction.atomic():
             generation = Generation.objects.create(
@@ -188,6 +195,7 @@ def generation_submit(
                 credits_per_image=spec.credits_per_image,
                 idempotency_key=idempotency_key or None,
                 request_fingerprint=fingerprint,
+                **claimed,
             )
             credits_charge(
                 user=user,
@@ -225,7 +233,7 @@ def generation_request(
         _store_reference_images(generation, spec.reference_images)
         transaction.on_commit(partial(_enqueue_or_fail, generation.pk), robust=False)
         return outcome
-    generation = generation_run(generation_id=generation.pk, reference_images=spec.reference_images)
+    generation = _run_claimed(generation, SYNC_ATTEMPT, spec.reference_images)
     if generation.status == Status.FAILED:
         raise GenerationFailed(_failed_message(generation))
     return GenerationOutcome(generation=generation)
@@ -443,15 +451,22 @@ def generation_run(*, generation_id: str, reference_images: list[ReferenceImageD
     while another attempt is alive.
     """
     attempt = _claim(generation_id)
-    if attempt is None:
-        return Generation.objects.select_related("model").get(pk=generation_id)
-    with _heartbeat(generation_id, attempt):
-        return _run_attempt(generation_id, attempt, reference_images)
-
-
-def _run_attempt(generation_id: str, attempt: int, reference_images: list[ReferenceImageData] | None) -> Generation:
-    fail = partial(generation_fail, generation_id=generation_id, attempt=attempt)
     generation = Generation.objects.select_related("model").get(pk=generation_id)
+    if attempt is None:
+        return generation
+    return _run_claimed(generation, attempt, reference_images)
+
+
+def _run_claimed(
+    generation: Generation, attempt: int, reference_images: list[ReferenceImageData] | None
+) -> Generation:
+    with _heartbeat(generation.pk, attempt):
+        return _run_attempt(generation, attempt, reference_images)
+
+
+def _run_attempt(generation: Generation, attempt: int, reference_images: list[ReferenceImageData] | None) -> Generation:
+    generation_id = generation.pk
+    fail = partial(generation_fail, generation_id=generation_id, attempt=attempt)
     try:
         if reference_images is None:
             reference_images = _load_reference_images(generation)
@@ -482,21 +497,24 @@ def _run_attempt(generation_id: str, attempt: int, reference_images: list[Refere
     if not stored:
         message = f"The provider returned {len(result.images)} image(s), none usable."
         return fail(error_code="invalid_output", error_message=message)
-    return _generation_succeed(generation_id, stored, attempt)
+    return _generation_succeed(generation, stored, attempt)
 
 
-def _generation_succeed(generation_id: str, stored: list[GeneratedImage], attempt: int) -> Generation:
+def _generation_succeed(generation: Generation, stored: list[GeneratedImage], attempt: int) -> Generation:
+    now = timezone.now()
     with transaction.atomic():
-        generation = Generation.objects.select_for_update().select_related("model").get(pk=generation_id)
-        if generation.status != Status.RUNNING or generation.attempts != attempt:
+        # Compare-and-set; the UPDATE also takes the row lock that credits_refund expects first.
+        won = Generation.objects.filter(pk=generation.pk, status=Status.RUNNING, attempts=attempt).update(
+            status=Status.SUCCEEDED, finished_at=now
+        )
+        if not won:
             # Race detected: the reaper or staff failed (and refunded) it, or a newer
             # attempt took it over, meanwhile. Its outcome stands; drop our images.
             transaction.on_commit(partial(_delete_stored, stored))
-            return generation
+            return Generation.objects.select_related("model").get(pk=generation.pk)
         GeneratedImage.objects.bulk_create(stored)
         generation.status = Status.SUCCEEDED
-        generation.finished_at = timezone.now()
-        generation.save(update_fields=["status", "finished_at"])
+        generation.finished_at = now
         missing = generation.n - len(stored)
         if missing:
             credits_refund(
