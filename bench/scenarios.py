@@ -329,8 +329,12 @@ def _monitor():
     return psycopg.connect(f"{stk.POSTGRES_URL}/{stk.BENCH_DB}", autocommit=True, application_name="gih-bench-monitor")
 
 
-def _count_running(monitor) -> int:
-    return monitor.execute("SELECT count(*) FROM generations_generation WHERE status = 'running'").fetchone()[0]
+def _count_running(monitor, since) -> int:
+    """Generations created since `since` (the database's clock) and now running: this burst's, not an earlier
+    scenario's (the charging bench submits sync generations it never runs)."""
+    return monitor.execute(
+        "SELECT count(*) FROM generations_generation WHERE status = 'running' AND created_at >= %s", [since]
+    ).fetchone()[0]
 
 
 def _probe_credits(ctx: Context, seconds: float) -> list[float]:
@@ -399,11 +403,12 @@ def inflight(ctx: Context) -> list[dict]:
     rss_before = stk.rss_bytes(web.pids())
     conns_before = stk.pg_connections()
     monitor = _monitor()
+    since = monitor.execute("SELECT now()").fetchone()[0]
     started = time.monotonic()
     ctx.client.call(op="hold", name="inflight", target=gen, requests=count, seconds=delay + 240)
     running = 0
     while time.monotonic() - started < delay * 0.6:
-        running = _count_running(monitor)
+        running = _count_running(monitor, since)
         if running >= count:
             break
         time.sleep(0.1)
@@ -415,7 +420,7 @@ def inflight(ctx: Context) -> list[dict]:
     time.sleep(min(2.0, delay / 5))
     sampler.stop()
     during = _probe_credits(ctx, min(sizes.probe_seconds, max(0.5, delay - (time.monotonic() - started) - 2)))
-    still_held = _count_running(monitor)
+    still_held = _count_running(monitor, since)
     probe_end = time.monotonic() - started
     sampler.start()
     sampler.stop(wait_until_end=True)
