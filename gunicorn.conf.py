@@ -21,3 +21,10 @@ graceful_timeout = int(os.environ.get("WEB_GRACEFUL_TIMEOUT", "900"))
 keepalive = 5
 accesslog = "-" if os.environ.get("WEB_ACCESS_LOG", "").lower() in {"1", "true", "yes"} else None
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def post_worker_init(worker) -> None:
+    """Each worker, once the app is loaded: keep the start-up heap out of the collector's way (gih/process.py)."""
+    from gih.process import freeze_startup_heap
+
+    freeze_startup_heap()

@@ -136,3 +136,8 @@ def test_it_runs_a_multipart_request_without_async_synchronously(api):
     assert response.status_code == 200, response.content
     assert response.json()["status"] == "succeeded"
     assert "poll_url" not in response.json()
+
+
+def test_the_worker_freezes_its_start_up_heap_out_of_the_collector(worker):
+    """gih/celery.py: a long-lived worker process keeps its start-up objects out of full collections."""
+    worker.wait_for_log("start-up objects out of the garbage collector's reach", timeout=10)
