@@ -6,7 +6,6 @@ from django.http import JsonResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
-from rest_framework.exceptions import MethodNotAllowed
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -17,7 +16,7 @@ from billing.selectors import api_key_with_balance, balance_get, balance_summary
 from generations import selectors
 from generations.serializers import generation_payload, model_payload
 from generations.services import REFERENCE_FIELDS, generation_request
-from gih.errors import NotFound
+from gih.errors import NotFound, error_response
 
 
 class ModelListView(APIView):
@@ -39,7 +38,8 @@ def credits_view(request):
     raised and enveloped by gih.errors.ApiErrorMiddleware like the DRF views' ones.
     """
     if request.method not in ("GET", "HEAD"):
-        raise MethodNotAllowed(request.method)
+        message = f'Method "{request.method}" not allowed.'
+        return error_response(405, "method_not_allowed", message, headers={"Allow": "GET, HEAD"})
     raw_key = bearer_value(request.headers.get("Authorization", ""))
     now = timezone.now()
     key = api_key_authenticate(raw_key=raw_key, load=partial(api_key_with_balance, now=now), now=now)

@@ -172,6 +172,7 @@ def test_it_allows_only_get(api, method):
 
     assert response.status_code == 405
     assert response.json()["error"]["code"] == "method_not_allowed"
+    assert response["Allow"] == "GET, HEAD"
 
 
 def test_it_answers_head_like_get_without_a_body(api):
