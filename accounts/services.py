@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from accounts import keys
 from accounts.models import ApiKey, User
+from accounts.selectors import api_key_by_prefix
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -99,22 +100,17 @@ def bearer_value(authorization: str) -> str:
     return parts[1]
 
 
-def _load_api_key(prefix: str) -> ApiKey | None:
-    # The credit account rides along (a LEFT JOIN) so generations need no extra query for it.
-    return ApiKey.objects.select_related("user", "user__credit_account").filter(prefix=prefix).first()
-
-
 KeyT = TypeVar("KeyT", bound=LoadedKey)
 
 
 def api_key_authenticate(
-    *, raw_key: str, load: Callable[[str], KeyT | None] = _load_api_key, now: datetime | None = None
+    *, raw_key: str, load: Callable[[str], KeyT | None] = api_key_by_prefix, now: datetime | None = None
 ) -> KeyT:
     """The key for a raw bearer value, or ApiKeyRejected with the documented code.
 
-    `load(prefix)` fetches the key by its lookup prefix: by default the ApiKey with its
-    user and credit account. GET /api/v1/credits passes a loader that reads the balance
-    in the same query; the rules below are the same for both.
+    `load(prefix)` fetches the key by its lookup prefix: by default the ApiKey with its user
+    and credit account (accounts.selectors.api_key_by_prefix). GET /api/v1/credits passes
+    a loader that reads the balance in the same query; the rules below are the same for both.
     Records last use at most once a minute per key, so a busy key is not a hot row.
     """
     now = now or timezone.now()

@@ -1,14 +1,15 @@
 """Reads of credits: the balance object the API returns, and the ledger audit."""
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import NamedTuple
 
 from django.db import connection
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
-from accounts.models import ApiKey, User
+from accounts.models import ApiKey
+from accounts.selectors import API_KEY_COLUMNS, API_KEY_TABLES, api_key_from_row, aware
 from billing.models import AccountType, CreditAccount, CreditBatch, LedgerEntry
 from billing.services import usable_batches
 
@@ -60,34 +61,24 @@ def balance_from_batches(account_type: str | None, batches: list[UsableBatch]) -
 
 @dataclass
 class ApiKeyWithBalance:
-    """An API key's authentication fields (accounts.services.LoadedKey) and its owner's balance."""
+    """An API key (what api_key_authenticate checks: accounts.services.LoadedKey) and its owner's balance."""
 
-    pk: int
-    digest: str
-    revoked_at: datetime | None
-    expires_at: datetime | None
-    last_used_at: datetime | None
-    user_is_active: bool
+    api_key: ApiKey
     balance: dict
 
+    def __getattr__(self, name: str):
+        return getattr(self.api_key, name)  # pk, digest, revoked_at, expires_at, last_used_at, user_is_active
 
-def _aware(value: datetime | None) -> datetime | None:
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
-
-def _api_key_with_balance_sql() -> str:
-    # Table names come from the models; a renamed column breaks loudly in the tests.
-    return f"""
-        SELECT k.id, k.digest, k.revoked_at, k.expires_at, k.last_used_at, u.is_active, a.account_type,
-               b.id, b.remaining, b.expires_at, b.source
-        FROM {ApiKey._meta.db_table} k
-        JOIN {User._meta.db_table} u ON u.id = k.user_id
-        LEFT JOIN {CreditAccount._meta.db_table} a ON a.user_id = k.user_id
-        LEFT JOIN {CreditBatch._meta.db_table} b
-               ON b.account_id = k.user_id AND b.remaining > 0 AND (b.expires_at IS NULL OR b.expires_at > %s)
-        WHERE k.prefix = %s
-        ORDER BY b.expires_at ASC NULLS LAST, b.created_at, b.id
-    """  # noqa: S608 (table names from the models; every value is a parameter)
+# Table names come from the models; a renamed column breaks loudly in the tests.
+_API_KEY_WITH_BALANCE_SQL = f"""
+    SELECT {API_KEY_COLUMNS}, b.id, b.remaining, b.expires_at, b.source
+    {API_KEY_TABLES}
+    LEFT JOIN {CreditBatch._meta.db_table} b
+           ON b.account_id = k.user_id AND b.remaining > 0 AND (b.expires_at IS NULL OR b.expires_at > %s)
+    WHERE k.prefix = %s
+    ORDER BY b.expires_at ASC NULLS LAST, b.created_at, b.id
+"""
 
 
 def api_key_with_balance(prefix: str, *, now: datetime) -> ApiKeyWithBalance | None:
@@ -103,24 +94,15 @@ def api_key_with_balance(prefix: str, *, now: datetime) -> ApiKeyWithBalance | N
         rows = cursor.fetchall()
     if not rows:
         return None
-    key_id, digest, revoked_at, expires_at, last_used_at, is_active, account_type = rows[0][:7]
+    key_columns = API_KEY_COLUMNS.count(",") + 1
+    api_key = api_key_from_row(rows[0][:key_columns])
     batches = [
-        UsableBatch(batch_id, remaining, _aware(batch_expires_at), source)
-        for batch_id, remaining, batch_expires_at, source in (row[7:] for row in rows)
+        UsableBatch(batch_id, remaining, aware(batch_expires_at), source)
+        for batch_id, remaining, batch_expires_at, source in (row[key_columns:] for row in rows)
         if batch_id is not None
     ]
-    return ApiKeyWithBalance(
-        pk=key_id,
-        digest=digest,
-        revoked_at=_aware(revoked_at),
-        expires_at=_aware(expires_at),
-        last_used_at=_aware(last_used_at),
-        user_is_active=is_active,
-        balance=balance_from_batches(account_type, batches),
-    )
-
-
-_API_KEY_WITH_BALANCE_SQL = _api_key_with_balance_sql()
+    account_type = rows[0][key_columns - 1]
+    return ApiKeyWithBalance(api_key=api_key, balance=balance_from_batches(account_type, batches))
 
 
 def balance_summary(balance: dict) -> dict:

@@ -3,8 +3,11 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from accounts.selectors import api_key_by_prefix
 from accounts.services import api_key_create, api_key_revoke
 
 CREDITS_URL = "/api/v1/credits"
@@ -106,3 +109,40 @@ def test_it_authenticates_as_the_owner_of_the_key(client, issued_key, other_user
 
     assert response.status_code == 200
     assert response.json()["account_type"] == "FREE"
+
+
+def test_it_loads_the_key_its_user_and_credit_account_in_one_query(issued_key, user):
+    with CaptureQueriesContext(connection) as queries:
+        api_key = api_key_by_prefix(issued_key.api_key.prefix)
+        assert (api_key.pk, api_key.user_id, api_key.digest) == (
+            issued_key.api_key.pk, user.pk, issued_key.api_key.digest
+        )
+        assert api_key.user.is_active and api_key.user.credit_account.account_type == "PRO"
+    assert len(queries.captured_queries) == 1
+
+    # Fields it did not read are deferred, not blank: they load on first access.
+    assert api_key.user.email == user.email and api_key.name == issued_key.api_key.name
+
+
+def test_it_reports_a_user_without_credit_account_as_django_would(make_user):
+    from billing.models import CreditAccount
+
+    owner = make_user()
+    CreditAccount.objects.filter(user=owner).delete()
+    api_key = api_key_by_prefix(api_key_create(user=owner).api_key.prefix)
+
+    with pytest.raises(CreditAccount.DoesNotExist):
+        api_key.user.credit_account  # noqa: B018
+
+
+def test_the_drf_views_authenticate_with_that_one_query(client, issued_key):
+    # A well-formed id that does not exist: auth, then one lookup, then 404 (no last-use write: see below).
+    client.get("/api/v1/generations/gen_0000000000000000", HTTP_AUTHORIZATION=f"Bearer {issued_key.raw_key}")
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(
+            "/api/v1/generations/gen_0000000000000000", HTTP_AUTHORIZATION=f"Bearer {issued_key.raw_key}"
+        )
+
+    assert response.status_code == 404 and response.json()["error"]["code"] == "notFound"
+    assert len(queries.captured_queries) == 2  # the key, then the generation
