@@ -177,7 +177,7 @@ def generation_submit(
         if replay:
             return replay
     resolution = spec.resolution
-    now = timezone.now()
+    now = timezone.now()  # one instant: a sync generation starts when it is created
     claimed = {} if spec.is_async else {"status": Status.RUNNING, "started_at": now, "attempts": 1, "heartbeat_at": now}
     try:
         with transaction.atomic():
@@ -195,6 +195,7 @@ def generation_submit(
                 credits_per_image=spec.credits_per_image,
                 idempotency_key=idempotency_key or None,
                 request_fingerprint=fingerprint,
+                created_at=now,
                 **claimed,
             )
             credits_charge(

@@ -68,6 +68,16 @@ def test_it_answers_a_sync_generation_with_the_documented_object(api, user):
     assert "poll_url" not in payload
 
 
+def test_its_timestamps_run_in_order_and_match_the_stored_row(api, user):
+    payload = generate(api, aspect_ratio="1:1", quality="1K")
+
+    stamps = [payload["created_at"], payload["started_at"], payload["finished_at"]]
+    assert all(ISO_MILLIS_Z.match(stamp) for stamp in stamps)
+    assert stamps == sorted(stamps)  # a sync generation starts as it is created, never before
+    generation = Generation.objects.get(pk=payload["id"])
+    assert generation.created_at <= generation.started_at <= generation.finished_at
+
+
 def test_it_serves_each_image_as_a_png_of_the_requested_size(api, user):
     payload = generate(api, size="1536x1024", quality="low", n=2)
 
