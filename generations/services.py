@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -486,6 +487,8 @@ def _run_attempt(generation: Generation, attempt: int, reference_images: list[Re
         result = provider.generate(request)
     except ProviderError as error:
         return fail(error_code=error.code, error_message=error.message)
+    except SoftTimeLimitExceeded:  # Celery's prefork pool: GENERATION_TASK_GRACE_SECONDS past the timeout
+        return fail(error_code="timeout", error_message="The task reached its soft time limit.")
     except Exception as error:
         logger.exception("Generation %s failed unexpectedly", generation_id)
         return fail(error_code="internal_error", error_message=repr(error))

@@ -230,8 +230,13 @@ CELERY_TIMEZONE = "UTC"
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_SOFT_TIME_LIMIT = GENERATION_TIMEOUT_SECONDS + 30
-CELERY_TASK_TIME_LIMIT = GENERATION_TIMEOUT_SECONDS + 60
+# Past the provider's own timeout, the soft limit interrupts a task that is still stuck
+# (recorded as a `timeout` failure and refunded); the hard limit kills it a grace later.
+# Celery's gevent pool (the Procfile's) has only the hard limit: the reaper then fails
+# and refunds the generation (GENERATION_STUCK_AFTER_SECONDS).
+GENERATION_TASK_GRACE_SECONDS = envint("GENERATION_TASK_GRACE_SECONDS", 30)
+CELERY_TASK_SOFT_TIME_LIMIT = GENERATION_TIMEOUT_SECONDS + GENERATION_TASK_GRACE_SECONDS
+CELERY_TASK_TIME_LIMIT = GENERATION_TIMEOUT_SECONDS + 2 * GENERATION_TASK_GRACE_SECONDS
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A running generation refreshes its heartbeat this often; one silent for three beats
 # lost its worker, and a redelivered task may take it over (generations.services._claim),

@@ -117,6 +117,24 @@ def test_it_refunds_a_dead_workers_generation_once_when_the_reaper_gets_there_fi
     assert billing_audit() == []
 
 
+def test_it_fails_a_task_past_its_soft_time_limit_as_a_timeout_and_refunds_it(api, user, start_worker):
+    # Timeout 1 s + grace 1 s: the soft limit fires 2 s in, during the renderer's 6 s call; the hard one at 3 s.
+    # (Celery's gevent pool has no soft limit: there the hard limit ends the task and the reaper refunds.)
+    start_worker(
+        LOCAL_PROVIDER_DELAY_SECONDS="6",
+        GENERATION_TIMEOUT_SECONDS="1",
+        GENERATION_TASK_GRACE_SECONDS="1",
+    )
+    generation_id = submit_async(api, n=2)["id"]
+
+    generation = wait_for_status(generation_id, Status.FAILED, Status.SUCCEEDED, timeout=15)
+
+    assert (generation.status, generation.error_code) == (Status.FAILED, "timeout")
+    assert generation.credits_refunded == generation.credits_charged > 0
+    assert balance_get(user=user)["credits"] == 100
+    assert billing_audit() == []
+
+
 def test_it_does_nothing_when_a_finished_generation_is_run_again(api, user):
     generation_id = submit_async(api)["id"]  # no worker here: the test runs the job itself
 
