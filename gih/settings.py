@@ -313,6 +313,10 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "GPT Image Hub <noreply@localhost
 if envbool("BEHIND_TLS_PROXY", not DEBUG):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 USE_X_FORWARDED_HOST = envbool("USE_X_FORWARDED_HOST", False)
+# How many proxies of ours append to X-Forwarded-For (see gih/client_ip.py); 0 trusts none.
+TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", 0)
+# Or: addresses/CIDRs of our proxies; hops from these are skipped when finding the client.
+TRUSTED_PROXIES = envlist("TRUSTED_PROXIES")
 SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", not DEBUG)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", not DEBUG)
