@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 DATABASE_URL_TEST ?= postgres://postgres@127.0.0.1:5432/gih
 REDIS_URL_TEST ?= redis://127.0.0.1:6379/0
 
-.PHONY: install install-dev demo test lint bench
+.PHONY: install install-dev demo test lint bench messages
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,3 +35,8 @@ lint: install-dev
 bench: install-dev
 	scripts/test-services.sh
 	$(PY) bench/run.py $(BENCH_ARGS)
+
+# Update locale/*/django.po from the templates and code (needs GNU gettext), then compile the .mo files.
+# Fill every new empty msgstr before committing: a test fails on untranslated or fuzzy entries.
+messages: install-dev
+	$(PY) scripts/messages.py

@@ -13,6 +13,9 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.core.cache import cache
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from accounts.models import User
 from accounts.selectors import user_email_taken
@@ -24,28 +27,28 @@ EMAIL_ATTRS = {"autocomplete": "email", "autofocus": True}
 
 
 class SignupForm(forms.Form):
-    email = forms.EmailField(label="Email address", max_length=254, widget=forms.EmailInput(attrs=EMAIL_ATTRS))
+    email = forms.EmailField(label=_("Email address"), max_length=254, widget=forms.EmailInput(attrs=EMAIL_ATTRS))
     password1 = forms.CharField(
-        label="Password",
+        label=_("Password"),
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
         help_text=password_validation.password_validators_help_text_html(),
     )
     password2 = forms.CharField(
-        label="Password again", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+        label=_("Password again"), strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
     )
 
     def clean_email(self) -> str:
         email = self.cleaned_data["email"].strip().lower()
         if user_email_taken(email=email):
-            raise ValidationError("An account with this email address already exists. Log in instead?", code="taken")
+            raise ValidationError(_("An account with this email address already exists. Log in instead?"), code="taken")
         return email
 
     def clean(self) -> dict:
         cleaned = super().clean()
         password1, password2 = cleaned.get("password1"), cleaned.get("password2")
         if password1 and password2 and password1 != password2:
-            self.add_error("password2", ValidationError("The two passwords differ.", code="password_mismatch"))
+            self.add_error("password2", ValidationError(_("The two passwords differ."), code="password_mismatch"))
         elif password1:
             try:
                 # An unsaved user, so the similarity validator can compare against the email address.
@@ -91,14 +94,21 @@ class LoginThrottle:
 
 def throttle_message(seconds: int) -> str:
     minutes = max(1, math.ceil(seconds / 60))
-    return f"Too many failed log-in attempts. Try again in {minutes} minute{'s' if minutes != 1 else ''}."
+    return ngettext(
+        "Too many failed log-in attempts. Try again in %(minutes)d minute.",
+        "Too many failed log-in attempts. Try again in %(minutes)d minutes.",
+        minutes,
+    ) % {"minutes": minutes}
 
 
 class LoginForm(AuthenticationForm):
     """Django's log-in form, refusing to even check the password while throttled."""
 
-    username = forms.EmailField(label="Email address", max_length=254, widget=forms.EmailInput(attrs=EMAIL_ATTRS))
-    error_messages = {**AuthenticationForm.error_messages, "invalid_login": "The email address or password is wrong."}
+    username = forms.EmailField(label=_("Email address"), max_length=254, widget=forms.EmailInput(attrs=EMAIL_ATTRS))
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": _("The email address or password is wrong."),
+    }
 
     def clean(self) -> dict:
         email, password = self.cleaned_data.get("username"), self.cleaned_data.get("password")
@@ -126,19 +136,22 @@ class LoginForm(AuthenticationForm):
 
 class ApiKeyCreateForm(forms.Form):
     name = forms.CharField(
-        max_length=100, required=False, widget=forms.TextInput(attrs={"placeholder": "e.g. Production server"})
+        label=_("Name"),
+        max_length=100,
+        required=False,
+        widget=forms.TextInput(attrs={"placeholder": _("e.g. Production server")}),
     )
     expires_on = forms.DateField(
-        label="Expiry date",
+        label=_("Expiry date"),
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-        help_text="Optional. The key stops working at the end of this day (UTC).",
+        help_text=_("Optional. The key stops working at the end of this day (UTC)."),
     )
 
     def clean_expires_on(self):
         expires_on = self.cleaned_data["expires_on"]
         if expires_on is not None and expires_on < timezone.now().astimezone(UTC).date():
-            raise ValidationError("The expiry date must be today or later.", code="past")
+            raise ValidationError(_("The expiry date must be today or later."), code="past")
         return expires_on
 
     @property
@@ -177,26 +190,36 @@ def _unique(values) -> list[str]:
 class PlaygroundForm(forms.Form):
     """The fields of an API generation request; the service validates their combination and prices it."""
 
-    model = forms.ChoiceField()
+    model = forms.ChoiceField(label=_("Model"))
     prompt = forms.CharField(
+        label=_("Prompt"),
         max_length=settings.MAX_PROMPT_LENGTH,
-        widget=forms.Textarea(attrs={"rows": 4, "placeholder": "A cinematic product photo with studio lighting"}),
+        widget=forms.Textarea(attrs={"rows": 4, "placeholder": _("A cinematic product photo with studio lighting")}),
     )
-    aspect_ratio = forms.ChoiceField(required=False, help_text="Use with a resolution tier (1K, 2K, 4K).")
+    aspect_ratio = forms.ChoiceField(
+        label=_("Aspect ratio"), required=False, help_text=_("Use with a resolution tier (1K, 2K, 4K).")
+    )
     size = forms.CharField(
+        label=_("Size"),
         required=False,
         max_length=20,
-        widget=forms.TextInput(attrs={"placeholder": "e.g. 1024x1024", "list": "size-options"}),
-        help_text="Or an exact size (WIDTHxHEIGHT or auto), with auto/low/medium/high.",
+        widget=forms.TextInput(attrs={"placeholder": _("e.g. 1024x1024"), "list": "size-options"}),
+        help_text=_("Or an exact size (WIDTHxHEIGHT or auto), with auto/low/medium/high."),
     )
-    quality = forms.ChoiceField(required=False)
-    n = forms.IntegerField(label="Number of images", min_value=1, max_value=4, initial=1)
+    quality = forms.ChoiceField(label=_("Quality"), required=False)
+    n = forms.IntegerField(label=_("Number of images"), min_value=1, max_value=4, initial=1)
     reference_images = MultipleFileField(
+        label=_("Reference images"),
         required=False,
-        help_text=f"Optional. PNG, JPEG or WebP, up to {settings.MAX_REFERENCE_IMAGE_BYTES // 2**20} MB each.",
+        help_text=format_lazy(
+            _("Optional. PNG, JPEG or WebP, up to {megabytes} MB each."),
+            megabytes=settings.MAX_REFERENCE_IMAGE_BYTES // 2**20,
+        ),
     )
     run_async = forms.BooleanField(
-        label="Run in the background", required=False, help_text="Queue it and follow its progress on the next page."
+        label=_("Run in the background"),
+        required=False,
+        help_text=_("Queue it and follow its progress on the next page."),
     )
     # One per rendered form: a double submit replays the first generation instead of paying twice.
     idempotency_key = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
@@ -205,15 +228,15 @@ class PlaygroundForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["model"].choices = [(model.id, model.display_name) for model in models]
         self.fields["aspect_ratio"].choices = [
-            ("", "Model default"),
+            ("", _("Model default")),
             *((ratio, ratio) for ratio in _unique(ratio for model in models for ratio in model.aspect_ratios)),
         ]
         tiers = _unique(quality for model in models for quality in model.tier_qualities)
         openai = _unique(quality for model in models for quality in model.openai_qualities)
         self.fields["quality"].choices = [
-            ("", "Model default"),
-            ("Resolution tier (with aspect ratio)", [(quality, quality) for quality in tiers]),
-            ("Rendering quality (with size)", [(quality, quality) for quality in openai]),
+            ("", _("Model default")),
+            (_("Resolution tier (with aspect ratio)"), [(quality, quality) for quality in tiers]),
+            (_("Rendering quality (with size)"), [(quality, quality) for quality in openai]),
         ]
         self.size_options = _unique(size for model in models for size in model.sizes)
 

@@ -22,16 +22,27 @@ class IssuedKey:
 
 
 def user_create(
-    *, email: str, password: str | None = None, account_type: str | None = None, is_staff: bool = False
+    *,
+    email: str,
+    password: str | None = None,
+    account_type: str | None = None,
+    is_staff: bool = False,
+    language: str = "",
 ) -> User:
     """Create a user and their credit account in one transaction."""
     from billing.services import credit_account_set_type
 
     with transaction.atomic():
-        user = User.objects.create_user(email=email, password=password, is_staff=is_staff)
+        user = User.objects.create_user(email=email, password=password, is_staff=is_staff, language=language)
         if account_type:
             credit_account_set_type(user=user, account_type=account_type)
     return user
+
+
+def user_language_set(*, user: User, language: str) -> None:
+    """Remember the account area's language for this user, on every device they sign in from."""
+    User.objects.filter(pk=user.pk).update(language=language)
+    user.language = language
 
 
 def api_key_create(*, user: User, name: str = "Default", expires_at: datetime | None = None) -> IssuedKey:

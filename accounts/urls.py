@@ -31,4 +31,5 @@ urlpatterns = [
     path("generations/<str:generation_id>/status.json", views.generation_status, name="generation_status"),
     path("playground/", views.playground, name="playground"),
     path("docs/", views.docs, name="docs"),
+    path("language/", views.language_set, name="set_language"),
 ]

@@ -16,20 +16,24 @@ from django.db import IntegrityError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
+from django.utils.translation import gettext as _
+from django.views import i18n as i18n_views
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import selectors as account_selectors
 from accounts.forms import ApiKeyCreateForm, LoginForm, PlaygroundForm, SignupForm
 from accounts.keys import KEY_PREFIX, SECRET_LENGTH
-from accounts.services import api_key_create, api_key_revoke, user_create
+from accounts.services import api_key_create, api_key_revoke, user_create, user_language_set
+from billing.models import AccountType, CreditBatch
 from billing.selectors import balance_get, ledger_entries_for_user
 from billing.services import InsufficientCredits
 from generations import selectors as generation_selectors
 from generations.serializers import generation_payload, model_payload
 from generations.services import generation_request, public_failure_reason
 from gih.errors import ApiError
+from gih.locale import supported_language
 
 LEDGER_PAGE_SIZE = 25
 GENERATIONS_PAGE_SIZE = 20
@@ -51,11 +55,17 @@ def _balance(user) -> dict:
     balance = balance_get(user=user)
 
     def parsed(item: dict) -> dict:
-        return {**item, "expires_at": datetime.fromisoformat(item["expires_at"])}
+        source = item.get("source", "")
+        return {
+            **item,
+            "expires_at": datetime.fromisoformat(item["expires_at"]),
+            "source_label": dict(CreditBatch.Source.choices).get(source, source),
+        }
 
     soonest = balance["next_expiration"]
     return {
         **balance,
+        "account_type_label": dict(AccountType.choices).get(balance["account_type"], balance["account_type"]),
         "next_expiration": parsed(soonest) if soonest else None,
         "expiring_batches": [parsed(batch) for batch in balance["expiring_batches"]],
     }
@@ -80,12 +90,16 @@ def signup(request: HttpRequest) -> HttpResponse:
     form = SignupForm(request.POST if request.method == "POST" else None)
     if form.is_valid():
         try:
-            user = user_create(email=form.cleaned_data["email"], password=form.cleaned_data["password1"])
+            user = user_create(
+                email=form.cleaned_data["email"],
+                password=form.cleaned_data["password1"],
+                language=request.LANGUAGE_CODE,
+            )
         except IntegrityError:  # the same address signed up a moment ago
-            form.add_error("email", "An account with this email address already exists. Log in instead?")
+            form.add_error("email", _("An account with this email address already exists. Log in instead?"))
         else:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-            messages.success(request, "Welcome! Your account is ready. Create an API key to start.")
+            messages.success(request, _("Welcome! Your account is ready. Create an API key to start."))
             return redirect("accounts:home")
     return render(request, "accounts/signup.html", {"form": form})
 
@@ -113,6 +127,16 @@ class PasswordResetView(auth_views.PasswordResetView):
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     template_name = "accounts/password_reset_confirm.html"
     success_url = reverse_lazy("accounts:password_reset_complete")
+
+
+@require_POST
+def language_set(request: HttpRequest) -> HttpResponse:
+    """The language switcher: Django's set_language (cookie, safe redirect), remembered on the account."""
+    response = i18n_views.set_language(request)
+    language = supported_language(request.POST.get("language"))
+    if language is not None and request.user.is_authenticated:
+        user_language_set(user=request.user, language=language)
+    return response
 
 
 # --- API keys -------------------------------------------------------------------------
@@ -161,8 +185,10 @@ def api_key_create_view(request: HttpRequest) -> HttpResponse:
     if not _spend_key_form_token(request):
         messages.warning(
             request,
-            "That form was already used, so no new key was created. A key's secret is shown only once: "
-            "if you did not save it, revoke that key and create a new one.",
+            _(
+                "That form was already used, so no new key was created. A key's secret is shown only once: "
+                "if you did not save it, revoke that key and create a new one."
+            ),
         )
         return redirect("accounts:keys")
     issued = api_key_create(user=request.user, name=form.cleaned_data["name"], expires_at=form.expires_at)
@@ -178,7 +204,8 @@ def api_key_revoke_view(request: HttpRequest, key_id: int) -> HttpResponse:
         raise Http404("No such API key.")
     if request.method == "POST":
         api_key_revoke(api_key=api_key)
-        messages.success(request, f"Key “{api_key.name}” ({api_key.display_prefix}) is revoked.")
+        revoked = {"name": api_key.name, "prefix": api_key.display_prefix}
+        messages.success(request, _("Key “%(name)s” (%(prefix)s) is revoked.") % revoked)
         return redirect("accounts:keys")
     return render(request, "accounts/key_revoke.html", {"key": api_key})
 
@@ -225,7 +252,7 @@ def generation_detail(request: HttpRequest, generation_id: str) -> HttpResponse:
     generation = _own_generation(request, generation_id)
     context = {
         "generation": generation,
-        "failure_reason": public_failure_reason(generation) if generation.status == generation.Status.FAILED else "",
+        "failure_reason": _(public_failure_reason(generation)) if generation.status == generation.Status.FAILED else "",
         "pending_slots": range(1, generation.n + 1),
         "slot_aspect": generation.size.replace("x", " / ") if "x" in generation.size else "1",
     }
@@ -259,7 +286,9 @@ def playground(request: HttpRequest) -> HttpResponse:
             )
         except InsufficientCredits as error:
             form.add_error(
-                None, f"Not enough credits: this request costs {error.needed}, your balance is {error.available}."
+                None,
+                _("Not enough credits: this request costs %(needed)s, your balance is %(available)s.")
+                % {"needed": error.needed, "available": error.available},
             )
         except ApiError as error:
             form.add_error(None, error.message)

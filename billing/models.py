@@ -9,12 +9,13 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class AccountType(models.TextChoices):
-    FREE = "FREE", "Free"
-    PRO = "PRO", "Pro"
-    ENTERPRISE = "ENTERPRISE", "Enterprise"
+    FREE = "FREE", _("Free")
+    PRO = "PRO", _("Pro")
+    ENTERPRISE = "ENTERPRISE", _("Enterprise")
 
 
 class CreditAccount(models.Model):
@@ -32,10 +33,10 @@ class CreditAccount(models.Model):
 
 class CreditBatch(models.Model):
     class Source(models.TextChoices):
-        PURCHASE = "purchase", "Purchase"
-        GRANT = "grant", "Grant"
-        PROMO = "promo", "Promotion"
-        ADJUSTMENT = "adjustment", "Adjustment"
+        PURCHASE = "purchase", _("Purchase")
+        GRANT = "grant", _("Grant")
+        PROMO = "promo", _("Promotion")
+        ADJUSTMENT = "adjustment", _("Adjustment")
 
     account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="batches")
     amount = models.PositiveIntegerField()
@@ -71,11 +72,11 @@ class LedgerEntry(models.Model):
     """One credit movement on one batch. Rows are never updated or deleted."""
 
     class Kind(models.TextChoices):
-        GRANT = "grant", "Grant"
-        CHARGE = "charge", "Charge"
-        REFUND = "refund", "Refund"
-        EXPIRE = "expire", "Expire"
-        ADJUST = "adjust", "Adjust"
+        GRANT = "grant", _("Grant")
+        CHARGE = "charge", _("Charge")
+        REFUND = "refund", _("Refund")
+        EXPIRE = "expire", _("Expire")
+        ADJUST = "adjust", _("Adjust")
 
     account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="ledger")
     batch = models.ForeignKey(CreditBatch, on_delete=models.PROTECT, related_name="ledger")

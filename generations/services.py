@@ -24,6 +24,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from billing.services import credits_charge, credits_refund
 from generations import pricing
@@ -41,19 +42,20 @@ MAX_IDEMPOTENCY_KEY_LENGTH = 255
 SYNC_ATTEMPT = 1  # a sync generation is created claimed (generation_submit)
 
 # What clients see for a failed generation; the raw provider text stays on the row.
+# English in the API; marked for translation so the account area can show them translated.
 PUBLIC_FAILURE_REASONS = {
-    "provider_rejected": "The provider refused the request (content policy).",
-    "provider_timeout": "The provider did not answer in time.",
-    "provider_rate_limited": "The provider is overloaded; please retry later.",
-    "provider_unavailable": "The provider failed; please retry later.",
-    "provider_unreachable": "The provider could not be reached; please retry later.",
-    "invalid_output": "The provider returned no usable image.",
-    "storage_failed": "The images could not be stored.",
-    "timeout": "The generation did not finish in time.",
-    "broker_unavailable": "The job queue is unavailable; please retry later.",
-    "worker_lost": "The worker running the generation stopped; please retry.",
+    "provider_rejected": gettext_noop("The provider refused the request (content policy)."),
+    "provider_timeout": gettext_noop("The provider did not answer in time."),
+    "provider_rate_limited": gettext_noop("The provider is overloaded; please retry later."),
+    "provider_unavailable": gettext_noop("The provider failed; please retry later."),
+    "provider_unreachable": gettext_noop("The provider could not be reached; please retry later."),
+    "invalid_output": gettext_noop("The provider returned no usable image."),
+    "storage_failed": gettext_noop("The images could not be stored."),
+    "timeout": gettext_noop("The generation did not finish in time."),
+    "broker_unavailable": gettext_noop("The job queue is unavailable; please retry later."),
+    "worker_lost": gettext_noop("The worker running the generation stopped; please retry."),
 }
-DEFAULT_PUBLIC_FAILURE = "Image generation failed."
+DEFAULT_PUBLIC_FAILURE = gettext_noop("Image generation failed.")
 
 
 @dataclass(frozen=True)

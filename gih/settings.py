@@ -74,6 +74,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After authentication: a signed-in user's saved language wins over cookie and browser.
+    "gih.locale.LocaleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -95,6 +97,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
             ],
         },
     },
@@ -329,7 +332,14 @@ X_FRAME_OPTIONS = "DENY"
 
 # --- I18N and logging -----------------------------------------------------
 
-LANGUAGE_CODE = "en-us"
+# The account area speaks these; the API always answers in English (clients parse codes,
+# not text). Adding a language: README "Languages".
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("zh-hans", "简体中文"), ("th", "ไทย")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# Our date formats per language (gih/formats/<lang>/formats.py), Django's for the rest.
+FORMAT_MODULE_PATH = ["gih.formats"]
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

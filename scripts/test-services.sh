@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Make sure what the test suite talks to is up: PostgreSQL, Redis, and Debian's Chromium
-# for the browser test. Starts/installs only what is missing.
+# Make sure what the test suite talks to is up: PostgreSQL, Redis, Debian's Chromium
+# for the browser test and GNU gettext for the translation test. Starts/installs only what is missing.
 set -euo pipefail
 
 if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
@@ -21,5 +21,14 @@ if ! command -v chromium >/dev/null 2>&1; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
   else
     echo "chromium is not installed: the browser test will be skipped." >&2
+  fi
+fi
+
+if ! command -v xgettext >/dev/null 2>&1; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "Installing GNU gettext for the translation test..."
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gettext >/dev/null
+  else
+    echo "GNU gettext (xgettext) is not installed: the translation test will fail. apt-get install gettext" >&2
   fi
 fi
