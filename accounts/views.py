@@ -30,8 +30,9 @@ from billing.models import AccountType, CreditBatch
 from billing.selectors import balance_get, ledger_entries_for_user
 from billing.services import InsufficientCredits
 from generations import selectors as generation_selectors
+from generations.failures import public_failure_reason
 from generations.serializers import generation_payload, model_payload
-from generations.services import generation_request, public_failure_reason
+from generations.services import generation_request
 from gih.errors import ApiError
 from gih.locale import supported_language
 
@@ -252,7 +253,9 @@ def generation_detail(request: HttpRequest, generation_id: str) -> HttpResponse:
     generation = _own_generation(request, generation_id)
     context = {
         "generation": generation,
-        "failure_reason": _(public_failure_reason(generation)) if generation.status == generation.Status.FAILED else "",
+        "failure_reason": (
+            _(public_failure_reason(generation.error_code)) if generation.status == generation.Status.FAILED else ""
+        ),
         "pending_slots": range(1, generation.n + 1),
         "slot_aspect": generation.size.replace("x", " / ") if "x" in generation.size else "1",
     }

@@ -523,7 +523,7 @@ def charging(ctx: Context) -> list[dict]:
     from django.db import connections
 
     from accounts.models import User
-    from generations.services import generation_spec_build
+    from generations.validation import generation_spec_build
 
     sizes = ctx.sizes
     spec = generation_spec_build(data=ctx.generation_body())
@@ -600,7 +600,8 @@ def _submit_timings(ctx: Context, requests: int, *, synchronous_commit: bool) ->
     from django.db import connection
 
     from accounts.models import User
-    from generations.services import generation_spec_build, generation_submit
+    from generations.services import generation_submit
+    from generations.validation import generation_spec_build
 
     spec = generation_spec_build(data=ctx.generation_body())
     user = User.objects.get(pk=ctx.accounts["users"][-1]["id"])

@@ -37,6 +37,7 @@ class CreditBatch(models.Model):
         GRANT = "grant", _("Grant")
         PROMO = "promo", _("Promotion")
         ADJUSTMENT = "adjustment", _("Adjustment")
+        REFUND = "refund", _("Refund (its batch expired during the generation)")
 
     account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="batches")
     amount = models.PositiveIntegerField()

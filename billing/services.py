@@ -6,16 +6,20 @@ whole database), re-reads the batches inside the lock, and writes one
 append-only ledger row per batch touched. Nothing else writes batches or ledger
 rows. Callers must never hold these locks across a provider call.
 
-Refunds go back to the batches the charge took from, the last-taken first. If
-such a batch has expired meanwhile, the refunded credits land in it and stay
-unusable (the expiry sweep then writes them off): a failed generation gives the
-user exactly what they would have had without it, never credits that outlive
-their batch.
+Charges and refunds return amounts; the generation keeps its own totals
+(generations/transitions.py), and billing_audit compares the two.
+
+Refunds go back to the batches the charge took from, the last-taken first. A batch
+that expired while the generation ran would swallow its refund (the user would pay
+for the hub's failure), so what belongs to an expired batch comes back as a fresh
+`refund` batch that lasts CREDIT_REFUND_GRACE_DAYS: long enough to retry, not a way
+to make credits outlive their batch indefinitely.
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q, QuerySet, Sum
 from django.utils import timezone
@@ -176,8 +180,8 @@ def _add_batch(
     )
 
 
-def credits_charge(*, user, amount: int, generation, note: str = "") -> list[LedgerEntry]:
-    """Charge a generation before its provider call; raises InsufficientCredits, writing nothing.
+def credits_charge(*, user, amount: int, generation, note: str = "") -> int:
+    """Charge a generation before its provider call; returns the amount, or raises InsufficientCredits writing nothing.
 
     Runs in (or joins) a transaction: the caller creates the generation row in the same
     transaction, so a refused charge leaves no generation behind either.
@@ -188,21 +192,17 @@ def credits_charge(*, user, amount: int, generation, note: str = "") -> list[Led
         account = _lock_account(user.pk)
         if LedgerEntry.objects.filter(generation=generation, kind=LedgerEntry.Kind.CHARGE).exists():
             raise ValueError(f"Generation {generation.pk} is already charged.")
-        entries = _take(
-            account, amount, kind=LedgerEntry.Kind.CHARGE, now=timezone.now(), generation=generation, note=note
-        )
-        type(generation).objects.filter(pk=generation.pk).update(credits_charged=F("credits_charged") + amount)
-        generation.credits_charged += amount
-    return entries
+        _take(account, amount, kind=LedgerEntry.Kind.CHARGE, now=timezone.now(), generation=generation, note=note)
+    return amount
 
 
-def credits_refund(*, generation, amount: int, note: str = "") -> RefundResult:
+def credits_refund(*, generation, amount: int, note: str = "", actor=None) -> RefundResult:
     """Give back `amount` (capped at what was charged) of a generation's charge, once.
 
     Idempotent: a generation is refunded at most once, whoever calls (the request,
-    a retried task, the reaper, staff); later calls return already_refunded=True.
+    a retried task, the reaper, staff as `actor`); later calls return already_refunded=True.
     Callers hold the generation's row lock first (as generation_fail does), so the lock
-    order is always generation → account and two refunders cannot deadlock.
+    order is always generation → account → batches and two refunders cannot deadlock.
     """
     if amount <= 0:
         return RefundResult(refunded=0, already_refunded=False)
@@ -219,10 +219,15 @@ def credits_refund(*, generation, amount: int, note: str = "") -> RefundResult:
         refunded = left
         now = timezone.now()
         entries = []
+        expired_share = 0
         for charge in charges:  # last-taken first: the later-expiring batches get credits back first
             if left == 0:
                 break
             back = min(left, -charge.amount)
+            left -= back
+            if charge.batch.is_expired(now):
+                expired_share += back
+                continue
             CreditBatch.objects.filter(pk=charge.batch_id).update(remaining=F("remaining") + back)
             entries.append(
                 LedgerEntry(
@@ -231,15 +236,40 @@ def credits_refund(*, generation, amount: int, note: str = "") -> RefundResult:
                     kind=LedgerEntry.Kind.REFUND,
                     amount=back,
                     generation=generation,
+                    actor=actor,
                     note=note,
                     created_at=now,
                 )
             )
-            left -= back
+        if expired_share:
+            refund_entry = _refund_batch(account, expired_share, generation=generation, actor=actor, note=note, now=now)
+            entries.append(refund_entry)
         LedgerEntry.objects.bulk_create(entries)
-        type(generation).objects.filter(pk=generation.pk).update(credits_refunded=F("credits_refunded") + refunded)
-        generation.credits_refunded += refunded
     return RefundResult(refunded=refunded, already_refunded=False)
+
+
+def _refund_batch(account: CreditAccount, amount: int, *, generation, actor, note: str, now: datetime) -> LedgerEntry:
+    """A fresh short-lived batch for refunded credits whose own batch expired during the generation."""
+    batch = CreditBatch.objects.create(
+        account=account,
+        amount=amount,
+        remaining=amount,
+        source=CreditBatch.Source.REFUND,
+        expires_at=now + timedelta(days=settings.CREDIT_REFUND_GRACE_DAYS),
+        granted_by=actor,
+        note=f"{note} (its batch expired meanwhile)",
+        created_at=now,
+    )
+    return LedgerEntry(
+        account=account,
+        batch=batch,
+        kind=LedgerEntry.Kind.REFUND,
+        amount=amount,
+        generation=generation,
+        actor=actor,
+        note=note,
+        created_at=now,
+    )
 
 
 def credits_expire_due(*, now: datetime | None = None) -> int:

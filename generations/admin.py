@@ -1,8 +1,9 @@
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
+from generations.failures import FailureCode
 from generations.models import GeneratedImage, Generation, ImageModel, ModelPrice
-from generations.services import generation_fail
+from generations.transitions import generation_fail
 
 
 class ModelPriceInline(admin.TabularInline):
@@ -132,10 +133,11 @@ class GenerationAdmin(admin.ModelAdmin):
         for generation_id in queryset.exclude(status__in=Generation.TERMINAL).values_list("pk", flat=True):
             generation = generation_fail(
                 generation_id=generation_id,
-                error_code="staff_failed",
+                error_code=FailureCode.STAFF,
                 error_message=f"Failed by staff ({request.user.email}).",
+                actor=request.user,
             )
-            failed += generation.error_code == "staff_failed"  # else a worker finished it first
+            failed += generation.error_code == FailureCode.STAFF  # else a worker finished it first
         skipped = queryset.count() - failed
         self.message_user(
             request,

@@ -1,22 +1,17 @@
 """The public REST API (/api/v1/...). Views only parse, call a service or selector, and shape."""
 
-from functools import partial
-
-from django.http import JsonResponse
 from django.urls import reverse
-from django.utils import timezone
-from django.views.decorators.csrf import csrf_exempt
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.services import api_key_authenticate, bearer_value
-from billing.selectors import api_key_with_balance, balance_get, balance_summary
+from billing.selectors import balance_get, balance_summary
 from generations import selectors
 from generations.serializers import generation_payload, model_payload
-from generations.services import REFERENCE_FIELDS, generation_request
-from gih.errors import NotFound, error_response
+from generations.services import generation_request
+from generations.validation import REFERENCE_FIELDS
+from gih.errors import NotFound
 
 
 class ModelListView(APIView):
@@ -27,23 +22,6 @@ class ModelListView(APIView):
 
     def get(self, request):
         return Response({"object": "list", "data": [model_payload(model) for model in selectors.enabled_models()]})
-
-
-@csrf_exempt  # a bearer-key API: no cookies are read, so there is nothing to forge
-def credits_view(request):
-    """GET /api/v1/credits: the balance of the key's owner.
-
-    A plain Django view on one query (key and balance together), not DRF: clients poll
-    it, and DRF plus the ORM cost ~10x the query itself (bench/RESULTS.md). Errors are
-    raised and enveloped by gih.errors.ApiErrorMiddleware like the DRF views' ones.
-    """
-    if request.method not in ("GET", "HEAD"):
-        message = f'Method "{request.method}" not allowed.'
-        return error_response(405, "method_not_allowed", message, headers={"Allow": "GET, HEAD"})
-    raw_key = bearer_value(request.headers.get("Authorization", ""))
-    now = timezone.now()
-    key = api_key_authenticate(raw_key=raw_key, load=partial(api_key_with_balance, now=now), now=now)
-    return JsonResponse({"object": "credit_balance", **key.balance})
 
 
 def _reference_files(request) -> list:

@@ -4,6 +4,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from generations.failures import FailureCode
 from generations.ids import new_generation_id, new_image_id
 
 
@@ -117,7 +118,7 @@ class Generation(models.Model):
     credits_per_image = models.PositiveIntegerField()
     credits_charged = models.PositiveIntegerField(default=0)
     credits_refunded = models.PositiveIntegerField(default=0)
-    error_code = models.CharField(max_length=64, blank=True)
+    error_code = models.CharField(max_length=64, blank=True, choices=FailureCode.choices)
     error_message = models.TextField(blank=True, help_text="Raw provider reason; staff only, never sent to clients.")
     idempotency_key = models.CharField(max_length=255, null=True, blank=True)
     request_fingerprint = models.CharField(max_length=64, blank=True)
@@ -125,9 +126,10 @@ class Generation(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     # The claim token of the running attempt and its sign of life: a task redelivered
-    # after its worker died takes over only a stale attempt (services._claim).
+    # after its worker died takes over only a stale attempt (attempts.claim).
     attempts = models.PositiveSmallIntegerField(default=0, help_text="Runs started (claims); the running one's token.")
     heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last sign of life of the running attempt.")
+    provider_request_id = models.CharField(max_length=128, blank=True, help_text="The provider's id of the call.")
 
     class Meta:
         ordering = ["-created_at"]

@@ -3,9 +3,7 @@
 from collections.abc import Callable
 from datetime import datetime
 
-from django.conf import settings
-from rest_framework import serializers
-
+from generations.failures import public_failure_reason
 from generations.models import GeneratedImage, Generation, ImageModel
 
 
@@ -55,28 +53,6 @@ def model_payload(model: ImageModel) -> dict:
     }
 
 
-class GenerationRequestSerializer(serializers.Serializer):
-    """Field-level checks of a generation request; cross-field rules live in generations.pricing."""
-
-    model = serializers.CharField(max_length=64)
-    prompt = serializers.CharField(max_length=settings.MAX_PROMPT_LENGTH)
-    n = serializers.IntegerField(min_value=1, max_value=4, default=1)
-    aspect_ratio = serializers.CharField(max_length=10, required=False, allow_null=True, allow_blank=True)
-    size = serializers.CharField(max_length=20, required=False, allow_null=True, allow_blank=True)
-    quality = serializers.CharField(max_length=10, required=False, allow_null=True, allow_blank=True)
-
-    def get_fields(self):
-        fields = super().get_fields()
-        fields["async"] = serializers.BooleanField(default=False, source="async_")  # `async` is a keyword
-        return fields
-
-    def validate(self, attrs):
-        for name in ("aspect_ratio", "size", "quality"):
-            if not attrs.get(name):  # "" from a multipart form means "not given"
-                attrs.pop(name, None)
-        return attrs
-
-
 def _image_payload(image: GeneratedImage, absolute_url: Callable[[str], str]) -> dict:
     return {
         "id": image.id,
@@ -97,9 +73,7 @@ def generation_payload(
     poll_url: str | None = None,
 ) -> dict:
     """The documented image_generation object, plus OpenAI's `created` and `data` for SDK clients."""
-    from generations.services import public_failure_reason
-
-    # Images are written with the move to succeeded (services._generation_succeed): other states have none.
+    # Images are written with the move to succeeded (transitions.generation_succeed): other states have none.
     succeeded = generation.status == Generation.Status.SUCCEEDED
     images = [_image_payload(image, absolute_url) for image in generation.images.all()] if succeeded else []
     payload = {
@@ -126,7 +100,7 @@ def generation_payload(
         },
     }
     if generation.status == Generation.Status.FAILED:
-        payload["error"] = {"code": "generationFailed", "message": public_failure_reason(generation)}
+        payload["error"] = {"code": "generationFailed", "message": public_failure_reason(generation.error_code)}
     if balance is not None:
         payload["balance"] = balance
     if poll_url is not None:

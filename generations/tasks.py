@@ -1,25 +1,26 @@
-"""Celery tasks: thin wrappers over generations/services.py."""
+"""Celery tasks: thin wrappers over the attempt machine and the reaper."""
 
 from celery import shared_task
 
-from generations import services
+from generations.attempts import AttemptInProgress, generation_run
+from generations.transitions import generations_reap_stuck
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True, max_retries=None)
 def run_generation(self, generation_id: str) -> str:
-    """Run a queued generation, or take over one whose worker died (services._claim).
+    """Run a queued generation, or take over one whose worker died (attempts.claim).
 
     A delivery that finds another attempt alive (a duplicate, or a redelivery while the
     dead attempt's heartbeat is still fresh) looks again once that heartbeat would be
-    stale; it never calls the provider meanwhile. The retries end: _claim gives up on a
+    stale; it never calls the provider meanwhile. The retries end: claim gives up on a
     generation past the reaper's deadline.
     """
     try:
-        return services.generation_run(generation_id=generation_id).status
-    except services.AttemptInProgress as busy:
+        return generation_run(generation_id=generation_id).status
+    except AttemptInProgress as busy:
         raise self.retry(countdown=busy.retry_in) from None
 
 
 @shared_task(ignore_result=True)
 def reap_stuck_generations() -> int:
-    return services.generations_reap_stuck()
+    return generations_reap_stuck()

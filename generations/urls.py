@@ -4,7 +4,6 @@ from generations import api
 
 urlpatterns = [
     path("models", api.ModelListView.as_view(), name="api-models"),
-    path("credits", api.credits_view, name="api-credits"),
     path("images/generations", api.ImageGenerationView.as_view(), name="api-image-generations"),
     path("images/edits", api.ImageGenerationView.as_view(), name="api-image-edits"),
     path("generations/<str:generation_id>", api.GenerationDetailView.as_view(), name="api-generation-detail"),

@@ -223,6 +223,10 @@ MAX_PROMPT_LENGTH = envint("MAX_PROMPT_LENGTH", 32000)
 
 # --- Celery ---------------------------------------------------------------
 
+# Credits refunded after their batch expired (during the generation) come back in a fresh
+# batch lasting this many days (billing.services.credits_refund).
+CREDIT_REFUND_GRACE_DAYS = envint("CREDIT_REFUND_GRACE_DAYS", 7)
+
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", REDIS_URL or "filesystem://")
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
@@ -242,7 +246,7 @@ CELERY_TASK_SOFT_TIME_LIMIT = GENERATION_TIMEOUT_SECONDS + GENERATION_TASK_GRACE
 CELERY_TASK_TIME_LIMIT = GENERATION_TIMEOUT_SECONDS + 2 * GENERATION_TASK_GRACE_SECONDS
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A running generation refreshes its heartbeat this often; one silent for three beats
-# lost its worker, and a redelivered task may take it over (generations.services._claim),
+# lost its worker, and a redelivered task may take it over (generations.attempts.claim),
 # at most this many runs in all (a request that kills every worker must stop somewhere).
 GENERATION_HEARTBEAT_SECONDS = envint("GENERATION_HEARTBEAT_SECONDS", 30)
 GENERATION_HEARTBEAT_STALE_SECONDS = envint("GENERATION_HEARTBEAT_STALE_SECONDS", 3 * GENERATION_HEARTBEAT_SECONDS)
@@ -260,7 +264,7 @@ CELERY_TASK_PUBLISH_RETRY = True
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # Redis redelivers unacknowledged tasks after this; it should outlive the longest
-    # task (a live task redelivered early only waits: see generations.services._claim).
+    # task (a live task redelivered early only waits: see generations.attempts.claim).
     "visibility_timeout": envint("CELERY_VISIBILITY_TIMEOUT", CELERY_TASK_TIME_LIMIT + 600),
     # Connection attempts per publish (kombu's failover options) and redis-py socket
     # timeouts; the worker's long BRPOP is event-driven and unaffected by socket_timeout.

@@ -13,6 +13,7 @@ def healthz(request):
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/v1/", include("billing.urls")),
     path("api/v1/", include("generations.urls")),
     re_path(r"^api/", errors.api_not_found),
     path("healthz", healthz),

@@ -22,8 +22,9 @@ from billing.models import LedgerEntry
 from billing.selectors import balance_get
 from billing.services import credits_grant
 from conftest import TEST_PASSWORD
+from generations.attempts import generation_run
 from generations.models import Generation, ImageModel, ModelPrice
-from generations.services import generation_request, generation_run
+from generations.services import generation_request
 
 GOOD_PASSWORD = "Correct-Horse-Battery-42"
 

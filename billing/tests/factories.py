@@ -5,6 +5,10 @@ from contextlib import contextmanager
 from datetime import datetime
 from unittest import mock
 
+from django.db import transaction
+from django.db.models import F
+
+from billing.services import RefundResult, credits_charge, credits_refund
 from generations.models import Generation
 
 
@@ -43,3 +47,22 @@ def frozen_clock(now: datetime) -> Iterator[Clock]:
     clock = Clock(now)
     with mock.patch("django.utils.timezone.now", side_effect=lambda: clock.now):
         yield clock
+
+
+def charge(*, user, amount: int, generation: Generation, note: str = "") -> int:
+    """credits_charge plus what generations/services.py does with its answer (the generation keeps its total)."""
+    with transaction.atomic():
+        charged = credits_charge(user=user, amount=amount, generation=generation, note=note)
+        Generation.objects.filter(pk=generation.pk).update(credits_charged=F("credits_charged") + charged)
+    generation.credits_charged += charged
+    return charged
+
+
+def refund(*, generation: Generation, amount: int, note: str = "", actor=None) -> RefundResult:
+    """credits_refund under the generation's row lock, recording the total as generations/transitions.py does."""
+    with transaction.atomic():
+        Generation.objects.select_for_update(of=("self",), no_key=True).get(pk=generation.pk)
+        result = credits_refund(generation=generation, amount=amount, note=note, actor=actor)
+        Generation.objects.filter(pk=generation.pk).update(credits_refunded=F("credits_refunded") + result.refunded)
+    generation.credits_refunded += result.refunded
+    return result

@@ -11,13 +11,11 @@ from billing.selectors import balance_get, billing_audit
 from billing.services import (
     InsufficientCredits,
     credits_adjust,
-    credits_charge,
     credits_expire_due,
     credits_grant,
-    credits_refund,
     ledger_balance,
 )
-from billing.tests.factories import frozen_clock, make_generation
+from billing.tests.factories import charge, frozen_clock, make_generation, refund
 
 pytestmark = pytest.mark.django_db
 
@@ -60,11 +58,11 @@ def three_batches(make_user, t0):
 def test_it_spends_the_soonest_expiring_batch_first_and_the_never_expiring_one_last(three_batches):
     user, soon, later, never = three_batches
 
-    credits_charge(user=user, amount=1, generation=make_generation(user))
+    charge(user=user, amount=1, generation=make_generation(user))
     assert remaining(soon, later, never) == [1, 2, 2]
-    credits_charge(user=user, amount=2, generation=make_generation(user))
+    charge(user=user, amount=2, generation=make_generation(user))
     assert remaining(soon, later, never) == [0, 1, 2]
-    credits_charge(user=user, amount=2, generation=make_generation(user))
+    charge(user=user, amount=2, generation=make_generation(user))
     assert remaining(soon, later, never) == [0, 0, 1]
     assert credits(user) == 1
 
@@ -73,7 +71,8 @@ def test_it_writes_one_ledger_row_per_batch_a_charge_touches(three_batches):
     user, soon, later, never = three_batches
     generation = make_generation(user, n=1, credits_per_image=5)
 
-    entries = credits_charge(user=user, amount=5, generation=generation)
+    assert charge(user=user, amount=5, generation=generation) == 5
+    entries = LedgerEntry.objects.filter(generation=generation, kind="charge").order_by("id")
 
     assert [(entry.batch_id, entry.amount) for entry in entries] == [(soon.pk, -2), (later.pk, -2), (never.pk, -1)]
     assert rows(generation, "charge") == {soon.pk: -2, later.pk: -2, never.pk: -1}
@@ -89,7 +88,7 @@ def test_it_refuses_a_charge_larger_than_the_balance_and_writes_nothing(three_ba
     ledger_rows = LedgerEntry.objects.count()
 
     with pytest.raises(InsufficientCredits) as refused:
-        credits_charge(user=user, amount=7, generation=generation)
+        charge(user=user, amount=7, generation=generation)
 
     assert (refused.value.needed, refused.value.available) == (7, 6)
     assert LedgerEntry.objects.count() == ledger_rows
@@ -106,7 +105,7 @@ def test_it_treats_a_batch_as_expired_from_the_exact_second_it_expires(make_user
         batch = credits_grant(user=user, amount=3, expires_at=t0 + HOUR)
 
         clock.now = batch.expires_at - SECOND
-        credits_charge(user=user, amount=1, generation=make_generation(user))
+        charge(user=user, amount=1, generation=make_generation(user))
         assert credits(user) == ledger_balance(user=user) == 2  # one second before expiry: still usable
 
         clock.now = batch.expires_at
@@ -115,7 +114,7 @@ def test_it_treats_a_batch_as_expired_from_the_exact_second_it_expires(make_user
         assert credits(user) == ledger_balance(user=user) == 0
         generation = make_generation(user)
         with pytest.raises(InsufficientCredits) as refused:
-            credits_charge(user=user, amount=1, generation=generation)
+            charge(user=user, amount=1, generation=generation)
 
     assert refused.value.available == 0
     assert not LedgerEntry.objects.filter(generation=generation).exists()
@@ -126,9 +125,9 @@ def test_it_treats_a_batch_as_expired_from_the_exact_second_it_expires(make_user
 def test_it_refunds_part_of_a_charge_into_the_last_taken_batches_first(three_batches):
     user, soon, later, never = three_batches
     generation = make_generation(user, credits_per_image=5)
-    credits_charge(user=user, amount=5, generation=generation)  # soon -2, later -2, never -1
+    charge(user=user, amount=5, generation=generation)  # soon -2, later -2, never -1
 
-    result = credits_refund(generation=generation, amount=2)
+    result = refund(generation=generation, amount=2)
 
     assert (result.refunded, result.already_refunded) == (2, False)
     assert rows(generation, "refund") == {never.pk: 1, later.pk: 1}
@@ -142,9 +141,9 @@ def test_it_refunds_part_of_a_charge_into_the_last_taken_batches_first(three_bat
 def test_it_refunds_a_whole_charge_back_to_every_batch_and_never_more_than_was_charged(three_batches):
     user, soon, later, never = three_batches
     generation = make_generation(user, credits_per_image=5)
-    credits_charge(user=user, amount=5, generation=generation)
+    charge(user=user, amount=5, generation=generation)
 
-    result = credits_refund(generation=generation, amount=50)
+    result = refund(generation=generation, amount=50)
 
     assert result.refunded == 5
     assert rows(generation, "refund") == {never.pk: 1, later.pk: 2, soon.pk: 2}
@@ -158,12 +157,12 @@ def test_it_refunds_a_whole_charge_back_to_every_batch_and_never_more_than_was_c
 def test_it_refunds_nothing_the_second_time(three_batches, first_refund):
     user, *_ = three_batches
     generation = make_generation(user, credits_per_image=3)
-    credits_charge(user=user, amount=3, generation=generation)
-    credits_refund(generation=generation, amount=first_refund)
+    charge(user=user, amount=3, generation=generation)
+    refund(generation=generation, amount=first_refund)
     ledger_rows = LedgerEntry.objects.count()
     balance = credits(user)
 
-    again = credits_refund(generation=generation, amount=3)
+    again = refund(generation=generation, amount=3)
 
     assert (again.refunded, again.already_refunded) == (0, True)
     assert LedgerEntry.objects.count() == ledger_rows
@@ -173,31 +172,51 @@ def test_it_refunds_nothing_the_second_time(three_batches, first_refund):
 
 
 @pytest.mark.parametrize("swept", [False, True], ids=["sweep-not-yet-run", "sweep-already-ran"])
-def test_it_refunds_into_a_batch_that_expired_meanwhile_and_keeps_those_credits_unusable(make_user, t0, swept):
+def test_it_refunds_credits_whose_batch_expired_meanwhile_into_a_fresh_short_lived_batch(
+    make_user, t0, swept, settings
+):
+    """The user must not pay for the hub's failure because the batch ran out while the provider worked."""
+    settings.CREDIT_REFUND_GRACE_DAYS = 7
     user = make_user()
     with frozen_clock(t0) as clock:
         soon = credits_grant(user=user, amount=5, expires_at=t0 + HOUR)
         never = credits_grant(user=user, amount=2)
         generation = make_generation(user, credits_per_image=3)
-        credits_charge(user=user, amount=3, generation=generation)  # all from `soon`, 2 left in it
+        charge(user=user, amount=3, generation=generation)  # all from `soon`, 2 left in it
 
         clock.now = soon.expires_at + SECOND
         if swept:
             assert credits_expire_due(now=clock.now) == 2
 
-        assert credits_refund(generation=generation, amount=3).refunded == 3
-        # The credits are back in their batch, which is expired: the user has what they
-        # would have had without the generation (the never-expiring 2), nothing more.
-        assert rows(generation, "refund") == {soon.pk: 3}
-        assert remaining(soon, never) == [3 if swept else 5, 2]
-        assert credits(user) == ledger_balance(user=user) == 2
-        with pytest.raises(InsufficientCredits):
-            credits_charge(user=user, amount=3, generation=make_generation(user, credits_per_image=3))
+        assert refund(generation=generation, amount=3).refunded == 3
+        [refund_row] = LedgerEntry.objects.filter(generation=generation, kind="refund")
+        fresh = refund_row.batch
+        assert (fresh.source, fresh.amount, fresh.remaining) == ("refund", 3, 3)
+        assert fresh.expires_at == clock.now + timedelta(days=7)
+        assert remaining(soon, never) == [0 if swept else 2, 2]  # the expired batch gets nothing back
+        assert credits(user) == ledger_balance(user=user) == 5
+        charge(user=user, amount=3, generation=make_generation(user, credits_per_image=3))  # usable again
 
-        assert credits_expire_due(now=clock.now) == (3 if swept else 5)
+        assert credits_expire_due(now=clock.now) == (0 if swept else 2)
 
-    assert remaining(soon, never) == [0, 2]
-    assert LedgerEntry.objects.filter(batch=soon, kind="expire").count() == (2 if swept else 1)
+    assert billing_audit() == []
+
+
+def test_it_refunds_into_the_unexpired_batches_as_before_and_only_the_expired_share_anew(make_user, t0):
+    user = make_user()
+    with frozen_clock(t0) as clock:
+        soon = credits_grant(user=user, amount=2, expires_at=t0 + HOUR)
+        later = credits_grant(user=user, amount=5, expires_at=t0 + 10 * HOUR)
+        generation = make_generation(user, credits_per_image=4)
+        charge(user=user, amount=4, generation=generation)  # 2 from soon, 2 from later
+        clock.now = soon.expires_at + SECOND
+
+        refund(generation=generation, amount=4)
+
+    refund_rows = LedgerEntry.objects.filter(generation=generation, kind="refund")
+    refunds = {entry.batch_id: entry.amount for entry in refund_rows}
+    fresh = CreditBatch.objects.get(source="refund")
+    assert refunds == {later.pk: 2, fresh.pk: 2}
     assert billing_audit() == []
 
 
@@ -308,10 +327,10 @@ def test_it_refuses_to_update_or_delete_ledger_rows_even_with_raw_querysets(make
 def test_it_refuses_to_charge_a_generation_twice(make_user):
     user = make_user(credits=10)
     generation = make_generation(user, n=1, credits_per_image=2)
-    credits_charge(user=user, amount=2, generation=generation)
+    charge(user=user, amount=2, generation=generation)
 
     with pytest.raises(ValueError, match="already charged"):
-        credits_charge(user=user, amount=2, generation=generation)
+        charge(user=user, amount=2, generation=generation)
 
     assert balance_get(user=user)["credits"] == 8
 

@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from billing.models import CreditBatch, LedgerEntry
 from billing.selectors import balance_get, billing_audit
-from billing.services import InsufficientCredits, credits_charge, credits_grant, credits_refund, ledger_balance
-from billing.tests.factories import make_generation
+from billing.services import InsufficientCredits, credits_grant, ledger_balance
+from billing.tests.factories import charge, make_generation, refund
 from generations.models import Generation
 from testsupport.concurrency import run_together
 
@@ -31,9 +31,9 @@ def test_it_lets_exactly_as_many_charges_succeed_as_there_are_credits(make_user)
     ]
     generations = [make_generation(user) for _ in range(20)]
 
-    results = run_together(20, lambda index: credits_charge(user=user, amount=1, generation=generations[index]))
+    results = run_together(20, lambda index: charge(user=user, amount=1, generation=generations[index]))
 
-    charged = [result for result in results if isinstance(result, list)]
+    charged = [result for result in results if isinstance(result, int)]
     refused = [result for result in results if isinstance(result, InsufficientCredits)]
     assert (len(charged), len(refused)) == (5, 15), results
     assert all(len(entries) == 1 for entries in charged)
@@ -47,10 +47,10 @@ def test_it_lets_exactly_as_many_charges_succeed_as_there_are_credits(make_user)
 def test_it_refunds_a_generation_once_when_several_workers_refund_it_at_once(make_user):
     user = make_user(credits=5)
     generation = make_generation(user, credits_per_image=3)
-    credits_charge(user=user, amount=3, generation=generation)
+    charge(user=user, amount=3, generation=generation)
 
     # Each worker holds its own copy of the generation, as separate processes would.
-    results = run_together(8, lambda _: credits_refund(generation=Generation.objects.get(pk=generation.pk), amount=3))
+    results = run_together(8, lambda _: refund(generation=Generation.objects.get(pk=generation.pk), amount=3))
 
     assert sorted((result.refunded, result.already_refunded) for result in results) == [(0, True)] * 7 + [(3, False)]
     assert LedgerEntry.objects.filter(generation=generation, kind="refund").count() == 1

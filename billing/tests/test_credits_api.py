@@ -10,8 +10,8 @@ from rest_framework.test import APIClient
 
 from accounts.services import api_key_create, api_key_revoke
 from billing.selectors import api_key_with_balance, balance_get
-from billing.services import credits_charge, credits_grant
-from billing.tests.factories import frozen_clock, make_generation
+from billing.services import credits_grant
+from billing.tests.factories import charge, frozen_clock, make_generation
 
 pytestmark = pytest.mark.django_db
 
@@ -124,7 +124,7 @@ def test_its_one_query_agrees_with_the_orm_balance_on_every_kind_of_batch(user, 
     now = timezone.now().replace(microsecond=0)
     with frozen_clock(now) as clock:
         used_up = credits_grant(user=user, amount=2, expires_at=now + timedelta(days=9))
-        credits_charge(user=user, amount=2, generation=make_generation(user, credits_per_image=2))  # takes used_up
+        charge(user=user, amount=2, generation=make_generation(user, credits_per_image=2))  # takes used_up
         credits_grant(user=user, amount=3, expires_at=now + timedelta(hours=1))  # will have expired
         tie_a = credits_grant(user=user, amount=4, expires_at=now + timedelta(days=2), source="promo")
         tie_b = credits_grant(user=user, amount=6, expires_at=now + timedelta(days=2))

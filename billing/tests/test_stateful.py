@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.management import CommandError, call_command
 from django.db.models import Sum
 from django.utils import timezone
@@ -24,13 +25,11 @@ from billing.models import CreditBatch, LedgerEntry
 from billing.selectors import balance_get, billing_audit
 from billing.services import (
     InsufficientCredits,
-    credits_charge,
     credits_expire_due,
     credits_grant,
-    credits_refund,
     ledger_balance,
 )
-from billing.tests.factories import frozen_clock, make_generation
+from billing.tests.factories import charge, frozen_clock, make_generation, refund
 from generations.models import Generation
 
 # Later than any expiry a run can reach (25 steps of at most 2 h, grants of at most 3 h).
@@ -87,7 +86,7 @@ class CreditsMachine(RuleBasedStateMachine):
         available = sum(batch.remaining for _, batch in usable)
         if available < amount:
             with pytest.raises(InsufficientCredits) as refused:
-                credits_charge(user=self.user, amount=amount, generation=generation)
+                charge(user=self.user, amount=amount, generation=generation)
             assert refused.value.available == available
             return
         expected, left = [], amount
@@ -98,7 +97,8 @@ class CreditsMachine(RuleBasedStateMachine):
             expected.append((pk, taken))
             batch.remaining -= taken
             left -= taken
-        entries = credits_charge(user=self.user, amount=amount, generation=generation)
+        charge(user=self.user, amount=amount, generation=generation)
+        entries = LedgerEntry.objects.filter(generation=generation, kind="charge").order_by("id")
         assert [(entry.batch_id, -entry.amount) for entry in entries] == expected
         self.charges[generation.pk] = expected
 
@@ -112,17 +112,26 @@ class CreditsMachine(RuleBasedStateMachine):
         partly, exactly, more = st.integers(1, max(charged - 1, 1)), st.just(max(charged, 1)), st.just(charged + 2)
         amount = data.draw(partly | exactly | more, label="amount")
 
-        result = credits_refund(generation=Generation.objects.get(pk=generation_id), amount=amount)
+        result = refund(generation=Generation.objects.get(pk=generation_id), amount=amount)
 
         if generation_id in self.refunded:
             assert (result.refunded, result.already_refunded) == (0, True)
             return
         assert (result.refunded, result.already_refunded) == (min(amount, charged), False)
-        left = result.refunded
+        left, expired_share = result.refunded, 0
         for pk, taken in reversed(charges):  # the last-taken batches get credits back first
             back = min(left, taken)
-            self.batches[pk].remaining += back
             left -= back
+            batch = self.batches[pk]
+            if batch.expires_at is not None and batch.expires_at <= self.clock.now:
+                expired_share += back  # comes back in a fresh refund batch instead
+            else:
+                batch.remaining += back
+        if expired_share:
+            [fresh] = CreditBatch.objects.filter(account_id=self.user.pk).exclude(pk__in=self.batches)
+            assert fresh.source == CreditBatch.Source.REFUND
+            assert fresh.expires_at == self.clock.now + timedelta(days=django_settings.CREDIT_REFUND_GRACE_DAYS)
+            self.batches[fresh.pk] = ModelBatch(expired_share, expired_share, fresh.expires_at)
         if result.refunded:
             self.refunded[generation_id] = result.refunded
 
@@ -223,8 +232,8 @@ def test_it_keeps_batches_ledger_and_balances_in_step_through_any_sequence_of_mo
 def test_it_fails_the_audit_command_on_a_hand_corrupted_batch_and_passes_on_clean_data(make_user, capsys):
     user = make_user(credits=10)
     generation = make_generation(user, credits_per_image=4)
-    credits_charge(user=user, amount=4, generation=generation)
-    credits_refund(generation=generation, amount=1)
+    charge(user=user, amount=4, generation=generation)
+    refund(generation=generation, amount=1)
     call_command("billing_audit")
     assert "Billing audit OK" in capsys.readouterr().out
 

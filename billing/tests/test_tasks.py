@@ -10,9 +10,9 @@ from django.utils import timezone
 
 from billing.models import CreditBatch, LedgerEntry
 from billing.selectors import balance_get, billing_audit
-from billing.services import credits_charge, credits_expire_due, credits_grant
+from billing.services import credits_expire_due, credits_grant
 from billing.tasks import expire_credit_batches
-from billing.tests.factories import frozen_clock, make_generation
+from billing.tests.factories import charge, frozen_clock, make_generation
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +29,7 @@ def test_it_writes_off_what_is_left_in_expired_batches_and_nothing_else(make_use
         later = credits_grant(user=user, amount=4, expires_at=now + timedelta(hours=2))
         never = credits_grant(user=user, amount=3)
         others = credits_grant(user=other, amount=6, expires_at=now + timedelta(hours=1))
-        credits_charge(user=user, amount=2, generation=make_generation(user, credits_per_image=2))
+        charge(user=user, amount=2, generation=make_generation(user, credits_per_image=2))
 
         clock.now = expiring.expires_at  # the very second it expires
         assert expire_credit_batches.apply().get() == 3 + 6

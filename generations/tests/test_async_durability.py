@@ -3,7 +3,7 @@
 Real workers on the real broker. The local renderer sleeps in its provider call, so
 the tests can SIGKILL a worker while a generation is `running`; a 1 s heartbeat
 (3 s until stale) keeps takeovers quick. The last tests drive the claim rules
-(services._claim) in this process. A task published twice is in test_async_provider.
+(attempts.claim) in this process. A task published twice is in test_async_provider.
 """
 
 import os
@@ -19,9 +19,10 @@ from kombu import Connection
 
 from billing.models import LedgerEntry
 from billing.selectors import balance_get, billing_audit
+from generations.attempts import AttemptInProgress, generation_run
 from generations.models import GeneratedImage, Generation
-from generations.services import AttemptInProgress, generation_run, generations_reap_stuck
 from generations.tests.conftest import submit_async, wait_for_status, wait_until
+from generations.transitions import generations_reap_stuck
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

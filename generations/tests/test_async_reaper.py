@@ -9,9 +9,9 @@ from django.utils import timezone
 from billing.models import LedgerEntry
 from billing.selectors import balance_get, billing_audit
 from generations.models import GeneratedImage, Generation
-from generations.services import generations_reap_stuck
 from generations.tasks import reap_stuck_generations
 from generations.tests.conftest import submit_async, wait_for_status
+from generations.transitions import generations_reap_stuck
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

@@ -1,0 +1,7 @@
+from django.urls import path
+
+from billing import api
+
+urlpatterns = [
+    path("credits", api.credits_view, name="api-credits"),
+]

@@ -1,0 +1,83 @@
+"""Stored files of a generation: reference images kept for the worker, and verified outputs.
+
+Keys are unguessable (knowing a URL is what grants access, as with S3 URLs). Nothing
+here changes a generation's state; callers decide what a storage failure means.
+"""
+
+import logging
+import secrets
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+
+from generations.images import NotAnImage, inspect_image
+from generations.models import GeneratedImage, Generation, ReferenceImage
+from generations.providers import ReferenceImageData
+
+logger = logging.getLogger(__name__)
+
+
+def reference_images_store(*, generation: Generation, references: list[ReferenceImageData]) -> None:
+    """Keep reference images in storage so a worker can read them later; raises on a storage failure."""
+    rows = [
+        ReferenceImage(
+            generation=generation,
+            position=position,
+            content_type=reference.content_type,
+            file=default_storage.save(
+                f"references/{generation.pk}/{secrets.token_urlsafe(12)}-{reference.filename}",
+                ContentFile(reference.content),
+            ),
+        )
+        for position, reference in enumerate(references)
+    ]
+    ReferenceImage.objects.bulk_create(rows)
+
+
+def reference_images_load(generation: Generation) -> list[ReferenceImageData]:
+    references = []
+    for reference in generation.reference_images.all():
+        with default_storage.open(reference.file.name, "rb") as handle:
+            content = handle.read()
+        references.append(
+            ReferenceImageData(
+                content=content, content_type=reference.content_type, filename=reference.file.name.rsplit("/", 1)[-1]
+            )
+        )
+    return references
+
+
+def outputs_store(*, generation: Generation, images: list[bytes]) -> list[GeneratedImage]:
+    """Verify provider output and store each image; invalid ones are dropped. Rows are returned unsaved."""
+    stored = []
+    for index, content in enumerate(images[: generation.n]):
+        try:
+            # Structure and checksums are verified; pixels are not decoded (we store the bytes
+            # as they came, and a full decode costs ~15 ms of CPU per image: bench/RESULTS.md).
+            info = inspect_image(content, max_pixels=generation.model.max_pixels * 2, decode=False)
+        except NotAnImage as error:
+            logger.warning("Generation %s: provider image %s rejected: %s", generation.pk, index, error)
+            continue
+        name = default_storage.save(
+            f"generations/{generation.pk}/{secrets.token_urlsafe(16)}.{info.extension}", ContentFile(content)
+        )
+        stored.append(
+            GeneratedImage(
+                generation=generation,
+                file=name,
+                width=info.width,
+                height=info.height,
+                content_type=info.content_type,
+                byte_size=len(content),
+            )
+        )
+    return stored
+
+
+def stored_delete(images: list[GeneratedImage]) -> None:
+    """Best effort: an orphan object costs storage, not money."""
+    for image in images:
+        try:
+            default_storage.delete(image.file.name)
+        except Exception:
+            logger.warning("Could not delete orphaned image %s", image.file.name)

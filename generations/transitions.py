@@ -1,0 +1,106 @@
+"""Terminal moves of a generation: succeed, fail (refunding), reap.
+
+Each move is a compare-and-set on the generation row, so a duplicate task, a retry,
+staff and the reaper can never finish or refund a generation twice.
+
+Lock order (everywhere, to rule out deadlocks): the generation row, then the user's
+credit account row, then that account's batches. Only the generation row itself is
+locked (`of=("self",)`, FOR NO KEY UPDATE): never the shared ImageModel row every
+submit references, and never a lock that blocks the foreign-key checks of inserts
+pointing at the generation (ledger rows, images).
+"""
+
+from datetime import datetime, timedelta
+from functools import partial
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from billing.services import credits_refund
+from generations.failures import FailureCode
+from generations.files import stored_delete
+from generations.models import GeneratedImage, Generation
+
+Status = Generation.Status
+
+
+def generation_succeed(*, generation: Generation, stored: list[GeneratedImage], attempt: int) -> Generation:
+    """Record the delivered images; refund the images the provider did not deliver."""
+    now = timezone.now()
+    with transaction.atomic():
+        # Compare-and-set; the UPDATE also takes the row lock a refund expects first.
+        won = Generation.objects.filter(pk=generation.pk, status=Status.RUNNING, attempts=attempt).update(
+            status=Status.SUCCEEDED, finished_at=now, provider_request_id=generation.provider_request_id
+        )
+        if not won:
+            # Race detected: the reaper or staff failed (and refunded) it, or a newer
+            # attempt took it over, meanwhile. Its outcome stands; drop our images.
+            transaction.on_commit(partial(stored_delete, stored))
+            return Generation.objects.select_related("model").get(pk=generation.pk)
+        GeneratedImage.objects.bulk_create(stored)
+        generation.status = Status.SUCCEEDED
+        generation.finished_at = now
+        missing = generation.n - len(stored)
+        if missing:
+            result = credits_refund(
+                generation=generation,
+                amount=missing * generation.credits_per_image,
+                note=f"Refund: {missing} of {generation.n} images not delivered",
+            )
+            _record_refund(generation, result.refunded)
+    return generation
+
+
+def generation_fail(
+    *, generation_id: str, error_code: str, error_message: str, attempt: int | None = None, actor=None
+) -> Generation:
+    """Fail a non-terminal generation and refund what is left of its charge; a no-op if already terminal.
+
+    `attempt` is the caller's claim (attempts.claim): a superseded attempt changes nothing.
+    The reaper, staff (`actor`) and the submit path pass none.
+    """
+    with transaction.atomic():
+        generation = Generation.objects.select_for_update(of=("self",), no_key=True).get(pk=generation_id)
+        if generation.is_terminal or (attempt is not None and generation.attempts != attempt):
+            return generation  # someone else finished it or owns it now: never refund twice
+        generation.status = Status.FAILED
+        generation.error_code = error_code[:64]
+        generation.error_message = error_message
+        generation.finished_at = timezone.now()
+        generation.save(update_fields=["status", "error_code", "error_message", "finished_at"])
+        result = credits_refund(
+            generation=generation,
+            amount=generation.credits_charged - generation.credits_refunded,
+            note=f"Refund: generation failed ({error_code})",
+            actor=actor,
+        )
+        _record_refund(generation, result.refunded)
+    return generation
+
+
+def _record_refund(generation: Generation, refunded: int) -> None:
+    """Billing returns what it gave back; the generation keeps its own total (billing_audit compares them)."""
+    if refunded:
+        generation.credits_refunded += refunded
+        Generation.objects.filter(pk=generation.pk).update(credits_refunded=generation.credits_refunded)
+
+
+def generations_reap_stuck(*, now: datetime | None = None) -> int:
+    """Fail and refund generations still queued or running past the stuck limit (e.g. a killed worker)."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.GENERATION_STUCK_AFTER_SECONDS)
+    stuck = list(
+        Generation.objects.filter(status__in=[Status.QUEUED, Status.RUNNING], created_at__lt=cutoff).values_list(
+            "pk", flat=True
+        )
+    )
+    reaped = 0
+    for generation_id in stuck:
+        generation = generation_fail(
+            generation_id=generation_id,
+            error_code=FailureCode.TIMEOUT,
+            error_message=f"Reaped: still unfinished {settings.GENERATION_STUCK_AFTER_SECONDS}s after creation.",
+        )
+        reaped += generation.error_code == FailureCode.TIMEOUT
+    return reaped
