@@ -7,28 +7,28 @@ API and marked for translation, so the account area shows them translated.
 """
 
 from django.db import models
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext_noop as _
 
 
 class FailureCode(models.TextChoices):
-    PROVIDER_REJECTED = "provider_rejected", gettext_noop("The provider refused the request (content policy).")
-    PROVIDER_TIMEOUT = "provider_timeout", gettext_noop("The provider did not answer in time.")
-    PROVIDER_RATE_LIMITED = "provider_rate_limited", gettext_noop("The provider is overloaded; please retry later.")
-    PROVIDER_UNAVAILABLE = "provider_unavailable", gettext_noop("The provider failed; please retry later.")
-    PROVIDER_UNREACHABLE = "provider_unreachable", gettext_noop("The provider could not be reached; please retry later.")
-    PROVIDER_AUTH = "provider_auth", gettext_noop("The hub could not authenticate with the provider; please retry later.")
-    PROVIDER_BAD_REQUEST = "provider_bad_request", gettext_noop("The provider could not process the request.")
-    PROVIDER_UNKNOWN = "provider_unknown", gettext_noop("The model's provider is not configured.")
-    INVALID_OUTPUT = "invalid_output", gettext_noop("The provider returned no usable image.")
-    STORAGE_FAILED = "storage_failed", gettext_noop("The images could not be stored.")
-    TIMEOUT = "timeout", gettext_noop("The generation did not finish in time.")
-    BROKER_UNAVAILABLE = "broker_unavailable", gettext_noop("The job queue is unavailable; please retry later.")
-    WORKER_LOST = "worker_lost", gettext_noop("The worker running the generation stopped; please retry.")
-    STAFF = "staff_failed", gettext_noop("The generation was stopped by support staff.")
-    INTERNAL_ERROR = "internal_error", gettext_noop("Image generation failed.")
+    PROVIDER_REJECTED = "provider_rejected", _("The provider refused the request (content policy).")
+    PROVIDER_TIMEOUT = "provider_timeout", _("The provider did not answer in time.")
+    PROVIDER_RATE_LIMITED = "provider_rate_limited", _("The provider is overloaded; please retry later.")
+    PROVIDER_UNAVAILABLE = "provider_unavailable", _("The provider failed; please retry later.")
+    PROVIDER_UNREACHABLE = "provider_unreachable", _("The provider could not be reached; please retry later.")
+    PROVIDER_AUTH = "provider_auth", _("The hub could not authenticate with the provider; please retry later.")
+    PROVIDER_BAD_REQUEST = "provider_bad_request", _("The provider could not process the request.")
+    PROVIDER_UNKNOWN = "provider_unknown", _("The model's provider is not configured.")
+    INVALID_OUTPUT = "invalid_output", _("The provider returned no usable image.")
+    STORAGE_FAILED = "storage_failed", _("The images could not be stored.")
+    TIMEOUT = "timeout", _("The generation did not finish in time.")
+    BROKER_UNAVAILABLE = "broker_unavailable", _("The job queue is unavailable; please retry later.")
+    WORKER_LOST = "worker_lost", _("The worker running the generation stopped; please retry.")
+    STAFF = "staff_failed", _("The generation was stopped by support staff.")
+    INTERNAL_ERROR = "internal_error", _("Image generation failed.")
 
 
-DEFAULT_PUBLIC_FAILURE = gettext_noop("Image generation failed.")
+DEFAULT_PUBLIC_FAILURE = _("Image generation failed.")
 
 
 def public_failure_reason(error_code: str) -> str:
