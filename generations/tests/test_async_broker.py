@@ -100,7 +100,9 @@ def test_it_gives_up_within_seconds_when_the_broker_accepts_but_never_answers(
     result = post_with_broker(worker_env, silent_broker, issued_key.raw_key, body)
 
     assert_refused_cleanly(result, user)
-    assert result["elapsed"] < 4.5  # one 3 s read (CELERY_BROKER_SOCKET_TIMEOUT), not a hang
+    # One 3 s read (CELERY_BROKER_SOCKET_TIMEOUT) plus a loaded CI machine's overhead; a hang
+    # would be the subprocess timeout. The publish time itself is a figure for bench/, not here.
+    assert result["elapsed"] < 15
 
 
 @pytest.mark.usefixtures("empty_queue")
