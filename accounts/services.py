@@ -45,6 +45,16 @@ def user_language_set(*, user: User, language: str) -> None:
     user.language = language
 
 
+def user_sign_up(*, email: str, password: str, language: str = "") -> User:
+    """A visitor's own sign-up: the user, with the sign-up bonus when SIGNUP_BONUS_CREDITS is set."""
+    from billing.services import signup_bonus_grant
+
+    with transaction.atomic():
+        user = user_create(email=email, password=password, language=language)
+        signup_bonus_grant(user=user)
+    return user
+
+
 def api_key_create(*, user: User, name: str = "Default", expires_at: datetime | None = None) -> IssuedKey:
     # The prefix is random, so a clash is astronomically rare; retry rather than fail.
     for _ in range(5):

@@ -25,9 +25,10 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts import selectors as account_selectors
 from accounts.forms import ApiKeyCreateForm, LoginForm, PlaygroundForm, SignupForm
 from accounts.keys import KEY_PREFIX, SECRET_LENGTH
-from accounts.services import api_key_create, api_key_revoke, user_create, user_language_set
+from accounts.services import api_key_create, api_key_revoke, user_language_set, user_sign_up
+from billing.forms import RedeemForm
 from billing.models import AccountType, CreditBatch
-from billing.selectors import balance_get, ledger_entries_for_user
+from billing.selectors import balance_get, ledger_entries_for_user, orders_for_user
 from billing.services import InsufficientCredits
 from generations import selectors as generation_selectors
 from generations.failures import public_failure_reason
@@ -38,6 +39,7 @@ from gih.locale import supported_language
 
 LEDGER_PAGE_SIZE = 25
 GENERATIONS_PAGE_SIZE = 20
+ORDERS_SHOWN = 20
 # Single-use tokens of rendered "create key" forms: a reloaded POST must not mint a second key.
 KEY_FORM_TOKENS_SESSION_KEY = "api_key_form_tokens"
 KEY_FORM_TOKENS_KEPT = 5
@@ -91,7 +93,7 @@ def signup(request: HttpRequest) -> HttpResponse:
     form = SignupForm(request.POST if request.method == "POST" else None)
     if form.is_valid():
         try:
-            user = user_create(
+            user = user_sign_up(
                 email=form.cleaned_data["email"],
                 password=form.cleaned_data["password1"],
                 language=request.LANGUAGE_CODE,
@@ -217,7 +219,13 @@ def api_key_revoke_view(request: HttpRequest, key_id: int) -> HttpResponse:
 @login_required
 def credits_history(request: HttpRequest) -> HttpResponse:
     page = Paginator(ledger_entries_for_user(user=request.user), LEDGER_PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "billing/ledger.html", {"page": page, "balance": _balance(request.user)})
+    context = {
+        "page": page,
+        "balance": _balance(request.user),
+        "redeem_form": RedeemForm(),
+        "orders": orders_for_user(user=request.user)[:ORDERS_SHOWN],
+    }
+    return render(request, "billing/ledger.html", context)
 
 
 # --- Generations and models ------------------------------------------------------------
@@ -291,7 +299,9 @@ def playground(request: HttpRequest) -> HttpResponse:
             form.add_error(
                 None,
                 _("Not enough credits: this request costs %(needed)s, your balance is %(available)s.")
-                % {"needed": error.needed, "available": error.available},
+                % {"needed": error.needed, "available": error.available}
+                + " "
+                + _("Buy credits or redeem a code on the Credits page."),
             )
         except ApiError as error:
             form.add_error(None, error.message)

@@ -21,6 +21,12 @@ from billing.models import CreditAccount, CreditBatch, LedgerEntry
 from billing.selectors import balance_get
 from billing.services import InsufficientCredits, credit_account_set_type, credits_adjust, credits_grant
 
+# Sources the grant form does not offer: adjustments come only from the Adjust tool (which
+# requires a reason); the others only from their own flows (billing.services).
+STAFF_ONLY_SOURCES = frozenset(
+    {CreditBatch.Source.ADJUSTMENT, CreditBatch.Source.SIGNUP_BONUS, CreditBatch.Source.REDEMPTION}
+)
+
 
 class GrantCreditsForm(forms.Form):
     amount = forms.IntegerField(min_value=1, help_text="Credits in the new batch.")
@@ -28,8 +34,7 @@ class GrantCreditsForm(forms.Form):
         required=False, widget=AdminSplitDateTime, help_text="UTC. Leave empty for credits that never expire."
     )
     source = forms.ChoiceField(
-        # Adjustment batches come only from the Adjust tool, which requires a reason.
-        choices=[choice for choice in CreditBatch.Source.choices if choice[0] != CreditBatch.Source.ADJUSTMENT],
+        choices=[choice for choice in CreditBatch.Source.choices if choice[0] not in STAFF_ONLY_SOURCES],
         initial=CreditBatch.Source.GRANT,
     )
     note = forms.CharField(max_length=500, required=False)
@@ -198,3 +203,6 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
     @admin.display(description="user", ordering="account__user__email")
     def user_email(self, entry: LedgerEntry) -> str:
         return entry.account.user.email
+
+
+from billing import admin_money  # noqa: E402, F401  (registers the codes, packages and orders admins)

@@ -1,14 +1,19 @@
-"""The credits part of the public API (/api/v1/credits)."""
+"""The credits part of the public API (/api/v1/credits, /api/v1/credits/redeem)."""
 
 from functools import partial
 
 from django.http import JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
+from rest_framework import exceptions as drf
+from rest_framework.parsers import JSONParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from accounts.services import api_key_authenticate, bearer_value
-from billing.selectors import api_key_with_balance
-from gih.errors import error_response
+from billing.redeeming import RedeemFailed, redeem
+from billing.selectors import api_key_with_balance, balance_get, balance_summary, batch_payload
+from gih.errors import ApiError, error_response
 
 
 @csrf_exempt  # a bearer-key API: no cookies are read, so there is nothing to forge
@@ -26,3 +31,28 @@ def credits_view(request):
     now = timezone.now()
     key = api_key_authenticate(raw_key=raw_key, load=partial(api_key_with_balance, now=now), now=now)
     return JsonResponse({"object": "credit_balance", **key.balance})
+
+
+class RedeemView(APIView):
+    """POST /api/v1/credits/redeem {"code": "GIH-…"}: one grant batch from a redemption code."""
+
+    parser_classes = [JSONParser]
+
+    def post(self, request):
+        code = request.data.get("code") if isinstance(request.data, dict) else None
+        if not isinstance(code, str) or not code.strip():
+            raise ApiError("code: a redemption code (a string such as GIH-XXXX-XXXX-XXXX-XXXX) is required.")
+        try:
+            redemption = redeem(user=request.user, raw_code=code)
+        except RedeemFailed as failed:
+            if failed.code == "rate_limited":
+                raise drf.Throttled(wait=failed.retry_after, detail=failed.message) from None
+            raise ApiError(failed.message, code=failed.code) from None
+        return Response(
+            {
+                "object": "redemption",
+                "credits": redemption.batch.amount,
+                "batch": batch_payload(redemption.batch),
+                "balance": balance_summary(balance_get(user=request.user)),
+            }
+        )

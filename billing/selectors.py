@@ -5,14 +5,33 @@ from datetime import datetime
 from typing import NamedTuple
 
 from django.db import connection
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
 
 from accounts.selectors import API_KEY_COLUMNS, API_KEY_TABLES, aware
-from billing.models import AccountType, CreditAccount, CreditBatch, LedgerEntry
-from billing.services import usable_batches
+from billing.models import AccountType, CheckoutOrder, CreditAccount, CreditBatch, CreditPackage, LedgerEntry
 
 EXPIRING_BATCHES_SHOWN = 10
+
+
+def usable_batches(account_id: int, now: datetime) -> QuerySet[CreditBatch]:
+    """Batches with credits left and not expired, soonest-expiring first, never-expiring last."""
+    return (
+        CreditBatch.objects.filter(account_id=account_id, remaining__gt=0)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        .order_by(F("expires_at").asc(nulls_last=True), "created_at", "id")
+    )
+
+
+def ledger_balance(*, user, now: datetime | None = None) -> int:
+    """The balance as the ledger tells it (sum of ledger rows of unexpired batches)."""
+    now = now or timezone.now()
+    return (
+        LedgerEntry.objects.filter(account_id=user.pk)
+        .filter(Q(batch__expires_at__isnull=True) | Q(batch__expires_at__gt=now))
+        .aggregate(total=Sum("amount"))["total"]
+        or 0
+    )
 
 
 def _iso(value: datetime) -> str:
@@ -116,6 +135,17 @@ def api_key_with_balance(prefix: str, *, now: datetime) -> ApiKeyWithBalance | N
     )
 
 
+def batch_payload(batch: CreditBatch) -> dict:
+    """A batch as the API shows it (the redemption response)."""
+    return {
+        "id": batch.pk,
+        "credits": batch.amount,
+        "remaining": batch.remaining,
+        "expires_at": _iso(batch.expires_at) if batch.expires_at else None,
+        "source": batch.source,
+    }
+
+
 def balance_summary(balance: dict) -> dict:
     """The `balance` object embedded in generation responses."""
     return {key: balance[key] for key in ("credits", "account_type", "next_expiration")}
@@ -189,3 +219,27 @@ def billing_audit() -> list[AuditProblem]:
 def ledger_entries_for_user(*, user) -> QuerySet[LedgerEntry]:
     """The user's credit movements, newest first, with each entry's batch (for its expiry)."""
     return LedgerEntry.objects.filter(account_id=user.pk).select_related("batch").order_by("-created_at", "-id")
+
+
+def packages_for_sale() -> QuerySet[CreditPackage]:
+    return CreditPackage.objects.filter(active=True).order_by("sort_order", "id")
+
+
+def package_for_sale(*, package_id: int) -> CreditPackage | None:
+    return packages_for_sale().filter(pk=package_id).first()
+
+
+def orders_for_user(*, user) -> QuerySet[CheckoutOrder]:
+    """The user's Checkout orders that reached Stripe, newest first."""
+    return (
+        CheckoutOrder.objects.filter(account_id=user.pk)
+        .exclude(status=CheckoutOrder.Status.FAILED)
+        .select_related("package")
+        .order_by("-created_at", "-id")
+    )
+
+
+def order_for_user_by_session(*, user, session_id: str) -> CheckoutOrder | None:
+    if not session_id:
+        return None
+    return orders_for_user(user=user).filter(stripe_session_id=session_id).first()

@@ -305,6 +305,23 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
 }
 
+# --- Money in: sign-up bonus, redemption codes, Stripe Checkout -------------
+
+# A new sign-up gets this many credits once (0: none), expiring after this many days (0: never).
+SIGNUP_BONUS_CREDITS = envint("SIGNUP_BONUS_CREDITS", 0)
+SIGNUP_BONUS_EXPIRES_DAYS = envint("SIGNUP_BONUS_EXPIRES_DAYS", 0)
+# Redemption codes are stored as HMAC digests keyed from this; changing it voids every unused code.
+REDEMPTION_CODE_PEPPER = env("REDEMPTION_CODE_PEPPER", SECRET_KEY)
+# Failed redemptions per user per window before 429 (counted in the cache: Redis, or per process without it).
+REDEEM_FAILURE_LIMIT = envint("REDEEM_FAILURE_LIMIT", 10)
+REDEEM_FAILURE_WINDOW_SECONDS = envint("REDEEM_FAILURE_WINDOW_SECONDS", 3600)
+# Card top-ups through Stripe Checkout; unset, the Buy credits page offers redemption codes only.
+STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY")
+STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET")
+STRIPE_API_BASE = env("STRIPE_API_BASE", "https://api.stripe.com").rstrip("/")
+# Shown to users who want credits some other way (invoices, bank transfer, resellers).
+SUPPORT_EMAIL = env("SUPPORT_EMAIL")
+
 # --- Email ----------------------------------------------------------------
 
 EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
@@ -357,5 +374,6 @@ LOGGING = {
         # Replace Django's own console handler so each record is printed once.
         "django": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO"), "propagate": False},
         "django.db.backends": {"level": "WARNING"},
+        "stripe": {"level": "WARNING"},  # it logs every request at INFO
     },
 }

@@ -17,6 +17,7 @@ urlpatterns = [
     path("api/v1/", include("generations.urls")),
     re_path(r"^api/", errors.api_not_found),
     path("healthz", healthz),
+    path("", include("billing.web_urls")),
     path("", include("accounts.urls")),
 ]
 

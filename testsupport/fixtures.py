@@ -1,4 +1,4 @@
-"""pytest fixtures for real-HTTP stand-ins: OpenAI's Images API and S3 (moto's server).
+"""pytest fixtures for real-HTTP stand-ins: OpenAI's Images API, Stripe's API and S3 (moto's server).
 
 The servers live for the whole session; each test gets a clean behaviour, a fresh
 bucket and settings that pytest-django's `settings` fixture restores afterwards.
@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from testsupport.openai_standin import OpenAIStandin
+from testsupport.stripe_standin import DEFAULT_WEBHOOK_SECRET, StripeStandin
 
 
 @pytest.fixture(scope="session")
@@ -31,6 +32,23 @@ def openai_standin(_openai_standin_server: OpenAIStandin, settings) -> OpenAISta
     settings.OPENAI_API_KEY = standin.api_key
     settings.OPENAI_ORGANIZATION = ""
     settings.IMAGE_PROVIDER = "openai"
+    return standin
+
+
+@pytest.fixture(scope="session")
+def _stripe_standin_server() -> Iterator[StripeStandin]:
+    with StripeStandin() as standin:
+        yield standin
+
+
+@pytest.fixture
+def stripe_standin(_stripe_standin_server: StripeStandin, settings) -> StripeStandin:
+    """A running Stripe stand-in with no sessions, and the hub configured for it (keys and API base)."""
+    standin = _stripe_standin_server
+    standin.reset()
+    settings.STRIPE_SECRET_KEY = standin.secret_key
+    settings.STRIPE_WEBHOOK_SECRET = DEFAULT_WEBHOOK_SECRET
+    settings.STRIPE_API_BASE = standin.base_url
     return standin
 
 

@@ -7,13 +7,12 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from billing.models import CreditBatch, LedgerEntry
-from billing.selectors import balance_get, billing_audit
+from billing.selectors import balance_get, billing_audit, ledger_balance
 from billing.services import (
     InsufficientCredits,
     credits_adjust,
     credits_expire_due,
     credits_grant,
-    ledger_balance,
 )
 from billing.tests.factories import charge, frozen_clock, make_generation, refund
 

@@ -11,8 +11,8 @@ import pytest
 from django.utils import timezone
 
 from billing.models import CreditBatch, LedgerEntry
-from billing.selectors import balance_get, billing_audit
-from billing.services import InsufficientCredits, credits_grant, ledger_balance
+from billing.selectors import balance_get, billing_audit, ledger_balance
+from billing.services import InsufficientCredits, credits_grant
 from billing.tests.factories import charge, make_generation, refund
 from generations.models import Generation
 from testsupport.concurrency import run_together

@@ -22,12 +22,11 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from accounts.services import user_create
 from billing.models import CreditBatch, LedgerEntry
-from billing.selectors import balance_get, billing_audit
+from billing.selectors import balance_get, billing_audit, ledger_balance
 from billing.services import (
     InsufficientCredits,
     credits_expire_due,
     credits_grant,
-    ledger_balance,
 )
 from billing.tests.factories import charge, frozen_clock, make_generation, refund
 from generations.models import Generation
