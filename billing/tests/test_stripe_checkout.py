@@ -9,8 +9,8 @@ import requests
 
 from billing.models import CheckoutOrder, CreditBatch, CreditPackage, LedgerEntry
 from billing.selectors import balance_get, billing_audit
-from billing.services import credits_charge, credits_expire_due, credits_refund
-from billing.tests.factories import make_generation
+from billing.services import credits_expire_due, credits_grant
+from billing.tests.factories import charge, make_generation, refund
 from testsupport.stripe_standin import DEFAULT_WEBHOOK_SECRET, StripeStandin, sign
 
 pytestmark = pytest.mark.django_db
@@ -162,7 +162,7 @@ def test_events_for_sessions_and_charges_that_are_not_ours_are_acknowledged_and_
 def test_a_refund_takes_back_only_what_is_left_and_flags_the_order(buyer, client, package, stripe_standin):
     order = start_checkout(client, package)
     deliver(client, paid_event(stripe_standin, order))
-    credits_charge(user=buyer, amount=120, generation=make_generation(buyer, credits_per_image=120))
+    charge(user=buyer, amount=120, generation=make_generation(buyer, credits_per_image=120))
     refund = stripe_standin.event("charge.refunded", stripe_standin.refund(order.stripe_session_id))
 
     assert deliver(client, refund).status_code == 200
@@ -182,7 +182,7 @@ def test_a_refund_of_a_batch_already_spent_takes_nothing_and_never_goes_below_ze
                                                                                    stripe_standin):
     order = start_checkout(client, package)
     deliver(client, paid_event(stripe_standin, order))
-    credits_charge(user=buyer, amount=500, generation=make_generation(buyer, credits_per_image=500))
+    charge(user=buyer, amount=500, generation=make_generation(buyer, credits_per_image=500))
 
     deliver(client, stripe_standin.event("charge.refunded", stripe_standin.refund(order.stripe_session_id)))
 
@@ -196,15 +196,20 @@ def test_a_refund_of_a_batch_already_spent_takes_nothing_and_never_goes_below_ze
 def test_a_failed_generation_never_refunds_into_a_refunded_orders_batch(buyer, client, package, stripe_standin):
     order = start_checkout(client, package)
     deliver(client, paid_event(stripe_standin, order))
-    generation = make_generation(buyer, credits_per_image=200)
-    credits_charge(user=buyer, amount=200, generation=generation)  # in flight while the payment is refunded
+    credits_grant(user=buyer, amount=50, note="staff grant")  # never expires: charged after the package's batch
+    generation = make_generation(buyer, credits_per_image=530)
+    charge(user=buyer, amount=530, generation=generation)  # 500 from the order's batch, 30 from the grant
     deliver(client, stripe_standin.event("charge.refunded", stripe_standin.refund(order.stripe_session_id)))
 
-    credits_refund(generation=generation, amount=200)  # the generation fails afterwards
+    result = refund(generation=generation, amount=530)  # the generation fails after the payment was refunded
 
-    assert balance_get(user=buyer)["credits"] == 0  # the refunded credits land in the closed batch, unusable
-    assert credits_expire_due() == 200  # and the sweep writes them off
-    assert balance_get(user=buyer)["credits"] == 0
+    assert (result.refunded, result.already_refunded) == (30, False)  # only the grant's share comes back
+    assert balance_get(user=buyer)["credits"] == 50
+    assert CreditBatch.objects.get(order=order).remaining == 0
+    assert not LedgerEntry.objects.filter(batch__order=order, kind="refund").exists()
+    generation.refresh_from_db()
+    assert (generation.credits_charged, generation.credits_refunded) == (530, 30)
+    assert credits_expire_due() == 0
     assert billing_audit() == []
 
 
