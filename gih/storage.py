@@ -12,17 +12,38 @@ Uploads: django-storages saves through `bucket.Object(name).upload_fileobj()`, w
 boto3 builds a resource class on every call and s3transfer runs a transfer manager
 (futures, a thread pool) for what is one request: ~9 ms of CPU per 1.6 MB image,
 against ~5 ms for a plain PutObject through the same client (bench/RESULTS.md).
+
+Checksums: botocore (1.36+) computes a CRC32 of every upload and validates one on every
+download by default. Our uploads travel over TLS (which already protects them in transit)
+and S3-compatible stores differ in their support for the new checksum headers, so the
+client computes them only where an operation requires one. Over https, payloads are not
+SHA-256 hashed for SigV4 either (UNSIGNED-PAYLOAD): TLS covers them. Operators can pass
+their own botocore Config through django-storages' AWS_S3_CLIENT_CONFIG.
 """
 
 import os
 import threading
 
+from botocore.config import Config
+from django.conf import settings as django_settings
 from storages.backends.s3 import S3Storage as _S3Storage
 from storages.utils import ReadBytesWrapper, clean_name, is_seekable
 
 
 class S3Storage(_S3Storage):
     _shared_lock = threading.Lock()
+
+    def __init__(self, **settings):
+        super().__init__(**settings)
+        operator_config = settings.get("client_config") or getattr(django_settings, "AWS_S3_CLIENT_CONFIG", None)
+        if operator_config is None:
+            self.client_config = self.client_config.merge(
+                Config(
+                    request_checksum_calculation="when_required",
+                    response_checksum_validation="when_required",
+                    s3={"addressing_style": self.addressing_style, "payload_signing_enabled": False},
+                )
+            )
 
     def _shared(self, name: str, create):
         resource = self.__dict__.get(name)

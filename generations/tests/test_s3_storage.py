@@ -47,3 +47,18 @@ def test_it_uploads_a_file_read_from_its_current_position_as_a_whole(s3_storage)
 
     stored = s3_storage.client.get_object(Bucket=s3_storage.bucket, Key=name)["Body"].read()
     assert stored == content
+
+
+def test_it_uploads_without_computing_checksums_the_store_does_not_require(s3_storage):
+    """botocore's default CRC32 of every upload costs CPU per image; TLS already protects the transfer."""
+    sent = []
+    client = default_storage.connection.meta.client
+    client.meta.events.register("before-send.s3.PutObject", lambda request, **_: sent.append(dict(request.headers)))
+    try:
+        name = default_storage.save("generations/test/plain.png", ContentFile(_png()))
+    finally:
+        client.meta.events.unregister("before-send.s3.PutObject")
+
+    [headers] = sent
+    assert not [header for header in headers if header.lower().startswith("x-amz-checksum-")], headers
+    assert s3_storage.client.head_object(Bucket=s3_storage.bucket, Key=name)["ContentLength"] > 0
