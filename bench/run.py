@@ -19,6 +19,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import scenarios
 from bench import stack as stk
+from bench.scenario_peer import peer_scenario
+
+# The peer gateway needs its own virtualenv (a pip install) and minutes to start: run it with
+# `make bench` or `--only peer`, never in the quick smoke run unless asked for.
+SCENARIOS = {**scenarios.SCENARIOS, "peer": peer_scenario}
+HUB_SCENARIOS = scenarios.HUB_SCENARIOS | {"peer"}
 
 
 def machine() -> dict:
@@ -43,14 +49,13 @@ def machine() -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="tiny sizes for a smoke test (seconds, not minutes)")
-    parser.add_argument(
-        "--only", default=",".join(scenarios.SCENARIOS), help=f"comma-separated, from {', '.join(scenarios.SCENARIOS)}"
-    )
+    parser.add_argument("--only", help=f"comma-separated, from {', '.join(SCENARIOS)} (default: all; --quick: no peer)")
     parser.add_argument("--web-concurrency", type=int, help="gunicorn workers (default: gunicorn.conf.py's, nproc)")
     parser.add_argument("--json", type=Path, help="also write the figures here as JSON")
     args = parser.parse_args(argv)
-    selected = [name.strip() for name in args.only.split(",") if name.strip()]
-    unknown = set(selected) - set(scenarios.SCENARIOS)
+    default = [name for name in SCENARIOS if not (args.quick and name == "peer")]
+    selected = [name.strip() for name in args.only.split(",") if name.strip()] if args.only else default
+    unknown = set(selected) - set(SCENARIOS)
     if unknown:
         parser.error(f"unknown scenario(s): {', '.join(sorted(unknown))}")
     sizes = scenarios.QUICK if args.quick else scenarios.Sizes()
@@ -73,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
 
         connections.close_all()
         ctx = scenarios.Context(stack, accounts, sizes)
-        if set(selected) & scenarios.HUB_SCENARIOS:
+        if set(selected) & HUB_SCENARIOS:
             stk.start_hub(stack, web_concurrency=args.web_concurrency)
             ctx.client = scenarios.LoadClient()
             print(
@@ -83,10 +88,10 @@ def main(argv: list[str] | None = None) -> int:
                 f"{time.monotonic() - started:.1f}s",
                 flush=True,
             )
-        for name in [name for name in scenarios.SCENARIOS if name in selected]:
+        for name in [name for name in SCENARIOS if name in selected]:
             print(f"== {name}", flush=True)
             try:
-                figures.extend(scenarios.SCENARIOS[name](ctx))
+                figures.extend(SCENARIOS[name](ctx))
             except Exception:
                 traceback.print_exc()
                 failed.append(name)

@@ -34,6 +34,9 @@ class Sizes:
     async_requests: int = 400
     async_rate: float = 20
     redis_samples: int = 500
+    peer_pairs: int = 100
+    peer_seconds: float = 90
+    peer_saturation_seconds: float = 30
 
 
 QUICK = Sizes(
@@ -49,6 +52,9 @@ QUICK = Sizes(
     async_requests=20,
     async_rate=20,
     redis_samples=50,
+    peer_pairs=8,
+    peer_seconds=15,
+    peer_saturation_seconds=5,
 )
 
 
