@@ -4,6 +4,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from generations.catalogue import catalogue_invalidate
 from generations.failures import FailureCode
 from generations.ids import new_generation_id, new_image_id
 
@@ -29,7 +30,40 @@ def default_aspect_ratios() -> list[str]:
     ]
 
 
-class ImageModel(models.Model):
+class CatalogueQuerySet(models.QuerySet):
+    """Bulk writes to the catalogue invalidate every process' cached copy (generations/catalogue.py)."""
+
+    def update(self, **kwargs):
+        catalogue_invalidate()
+        return super().update(**kwargs)
+
+    def delete(self):
+        catalogue_invalidate()
+        return super().delete()
+
+    def bulk_create(self, *args, **kwargs):
+        catalogue_invalidate()
+        return super().bulk_create(*args, **kwargs)
+
+
+class CatalogueRow(models.Model):
+    """A row of the catalogue: saving or deleting one invalidates the cached catalogue."""
+
+    objects = CatalogueQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        catalogue_invalidate()
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        catalogue_invalidate()
+        return super().delete(*args, **kwargs)
+
+
+class ImageModel(CatalogueRow):
     """A model the hub sells, edited by staff; its prices live in ModelPrice."""
 
     id = models.CharField("API model id", max_length=64, primary_key=True)
@@ -67,7 +101,7 @@ class ImageModel(models.Model):
         return [*self.tier_qualities, *self.openai_qualities]
 
 
-class ModelPrice(models.Model):
+class ModelPrice(CatalogueRow):
     """Credits per image for a quality, for images up to `max_pixels` pixels.
 
     The price of a request is the row with the smallest max_pixels that still

@@ -10,7 +10,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from generations.models import ImageModel, ModelPrice
+from generations.models import ImageModel
 from gih.errors import InvalidRequest
 
 # Target pixel counts of the resolution tiers; 4K is capped by the model's max_pixels.
@@ -143,13 +143,14 @@ def resolve(model: ImageModel, *, aspect_ratio: str | None, size: str | None, qu
 
 
 def credits_per_image(model: ImageModel, resolution: Resolution) -> int:
-    """The cheapest price row of the quality that covers the image's pixel count."""
-    price = (
-        ModelPrice.objects.filter(model=model, quality=resolution.quality, max_pixels__gte=resolution.pixels)
-        .order_by("max_pixels")
-        .values_list("credits_per_image", flat=True)
-        .first()
-    )
+    """The cheapest price row of the quality that covers the image's pixel count.
+
+    Reads the model's prices in memory: the catalogue (generations/catalogue.py) prefetches them.
+    """
+    covering = [
+        row for row in model.prices.all() if row.quality == resolution.quality and row.max_pixels >= resolution.pixels
+    ]
+    price = min(covering, key=lambda row: row.max_pixels).credits_per_image if covering else None
     if price is None:
         raise InvalidRequest(
             f"quality: {resolution.quality!r} at size {resolution.size} has no price for {model.id}; "

@@ -12,6 +12,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from generations import pricing
+from generations.catalogue import catalogue
 from generations.images import NotAnImage, inspect_image
 from generations.models import ImageModel
 from generations.providers import ReferenceImageData
@@ -114,7 +115,7 @@ def generation_spec_build(*, data: Mapping, files: Sequence = ()) -> GenerationS
     if not serializer.is_valid():
         raise InvalidRequest(validation_message(serializer.errors))
     values = serializer.validated_data
-    model = ImageModel.objects.filter(pk=values["model"], enabled=True).first()
+    model = catalogue().enabled_model(values["model"])
     if model is None:
         raise InvalidRequest(f"model: {values['model']!r} is not an available model; see GET /api/v1/models.")
     resolution = pricing.resolve(

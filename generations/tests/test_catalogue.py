@@ -1,0 +1,58 @@
+"""The per-process catalogue: two queries saved on every generation request, never a stale price."""
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from generations.catalogue import VERSION_KEY, catalogue
+from generations.models import ImageModel, ModelPrice
+from generations.pricing import credits_per_image, resolve
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _price(model_id: str = "gpt-image-2") -> int:
+    model = catalogue().enabled_model(model_id)
+    return credits_per_image(model, resolve(model, aspect_ratio="1:1", size=None, quality="1K"))
+
+
+def test_it_reads_the_catalogue_once_and_then_from_memory():
+    _price()
+    with CaptureQueriesContext(connection) as queries:
+        _price()
+    assert len(queries) == 0
+
+
+def test_it_sees_a_price_edit_saved_through_the_model_at_the_next_request():
+    before = _price()
+    price = ModelPrice.objects.get(model_id="gpt-image-2", quality="1K", max_pixels__gte=1024 * 1024)
+    price.credits_per_image = before + 7
+    price.save()
+    assert _price() == before + 7
+
+
+def test_it_sees_a_bulk_update_and_a_disabled_model():
+    before = _price()
+    ModelPrice.objects.filter(model_id="gpt-image-2", quality="1K").update(credits_per_image=before + 1)
+    assert _price() == before + 1
+    ImageModel.objects.filter(pk="gpt-image-2").update(enabled=False)
+    assert catalogue().enabled_model("gpt-image-2") is None
+
+
+def test_it_reloads_when_another_process_bumped_the_shared_version():
+    _price()
+    snapshot = catalogue()
+    assert catalogue() is snapshot
+    cache.incr(VERSION_KEY)  # what another process' edit leaves behind
+    assert catalogue() is not snapshot
+
+
+def test_it_reads_the_database_when_the_cache_is_down(settings):
+    _price()
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}
+    }
+    with CaptureQueriesContext(connection) as queries:
+        assert _price() > 0
+    assert len(queries) >= 1
