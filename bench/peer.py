@@ -2,7 +2,9 @@
 
 `make bench` installs it into bench/.venv-litellm (bench/requirements-litellm.txt) on first use; nothing of
 it enters the app's requirements. It runs with what LiteLLM documents for production on this machine:
-`--num_workers` = cores, no database (no spend logs to write), the bundled model-cost map (no internet).
+gunicorn (`--run_gunicorn`) with `--num_workers` = cores, no database (no spend logs to write), the bundled
+model-cost map (no internet). (Its uvicorn supervisor restarted workers that took more than a few seconds to
+import on a loaded machine, so the proxy never came up; gunicorn waits for them.)
 What it does per image: authenticate the master key, route, call upstream, relay the body (b64_json).
 No storage, no ledger, no idempotency.
 """
@@ -74,7 +76,7 @@ def start(stack: stk.Stack, *, workers: int | None = None) -> tuple[int, str]:
     }
     argv = [
         str(executable), "--config", str(_config(stack, master_key)), "--host", stk.HOST, "--port", str(port),
-        "--num_workers", str(workers or os.cpu_count() or 1),
+        "--num_workers", str(workers or os.cpu_count() or 1), "--run_gunicorn",
     ]  # fmt: skip
     proc = stk.Proc.start("litellm", argv, env)
     stack.procs["litellm"] = proc

@@ -21,7 +21,7 @@ pytestmark = [
     pytest.mark.usefixtures("empty_queue", "generation_files_cleanup", "worker"),
 ]
 
-PROVIDER_DELAY = 1.5  # seconds the local renderer sleeps: the 202 must not wait for it
+PROVIDER_DELAY = 3  # seconds the local renderer sleeps: the 202 must not wait for it
 BODY = {"model": "gpt-image-2", "prompt": "A cinematic product photo with premium studio lighting"}
 ISO_MILLIS_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
