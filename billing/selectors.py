@@ -9,7 +9,15 @@ from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
 
 from accounts.selectors import API_KEY_COLUMNS, API_KEY_TABLES, aware
-from billing.models import AccountType, CheckoutOrder, CreditAccount, CreditBatch, CreditPackage, LedgerEntry
+from billing.models import (
+    AccountType,
+    CheckoutOrder,
+    CreditAccount,
+    CreditBatch,
+    CreditPackage,
+    LedgerEntry,
+    RedemptionCode,
+)
 
 EXPIRING_BATCHES_SHOWN = 10
 
@@ -153,7 +161,7 @@ def balance_summary(balance: dict) -> dict:
 
 @dataclass(frozen=True)
 class AuditProblem:
-    account_id: int
+    account_id: int | None  # None: not one account's (a redemption code)
     message: str
 
 
@@ -213,6 +221,26 @@ def billing_audit() -> list[AuditProblem]:
             problems.append(
                 AuditProblem(generation["user_id"], f"generation {generation_id}: charged without ledger rows")
             )
+    return problems + _money_in_problems()
+
+
+def _money_in_problems() -> list[AuditProblem]:
+    """Orders and codes against the batches they granted: each paid order one batch of its credits, each use of a
+    code one redemption."""
+    problems = []
+    for batch in CreditBatch.objects.filter(order__isnull=False).select_related("order"):
+        order = batch.order
+        if (batch.amount, batch.account_id, batch.source) != (order.credits, order.account_id, "purchase"):
+            problems.append(AuditProblem(batch.account_id, f"batch {batch.pk}: does not match its order {order.pk}"))
+    unpaid = CheckoutOrder.objects.filter(status=CheckoutOrder.Status.PAID, batch__isnull=True)
+    problems += [AuditProblem(order.account_id, f"order {order.pk}: paid without a batch") for order in unpaid]
+    miscounted = (
+        RedemptionCode.objects.annotate(redeemed=Count("redemptions")).exclude(uses=F("redeemed")).order_by("pk")
+    )
+    problems += [
+        AuditProblem(None, f"code {code.prefix}… ({code.pk}): {code.uses} uses but {code.redeemed} redemptions")
+        for code in miscounted
+    ]
     return problems
 
 

@@ -247,3 +247,16 @@ def test_staff_see_who_redeemed_and_revoke_codes(admin_client, make_user, client
     assert late.status_code == 400 and late.json()["error"]["code"] == "invalid_code"
     assert balance_get(user=user)["credits"] == 50  # redeemed credits stay
     assert billing_audit() == []
+
+
+def test_the_audit_flags_a_code_whose_uses_do_not_match_its_redemptions(make_user, client_for):
+    raw = make_code(max_uses=3)
+    client_for(make_user()).post(URL, {"code": raw}, format="json")
+    assert billing_audit() == []
+
+    RedemptionCode.objects.update(uses=2)  # as a bug or a hand edit would
+
+    (problem,) = billing_audit()
+    assert problem.account_id is None and "2 uses but 1 redemptions" in problem.message
+    with pytest.raises(CommandError):
+        call_command("billing_audit", stdout=StringIO(), stderr=StringIO())

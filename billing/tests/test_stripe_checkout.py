@@ -310,3 +310,11 @@ def test_staff_see_orders_and_clear_the_review_flag(admin_client, buyer, client,
     order.refresh_from_db()
     assert not order.needs_review and order.status == "refunded"
     assert admin_client.get("/admin/billing/creditpackage/").status_code == 200
+
+
+def test_the_audit_flags_a_paid_order_without_its_batch(buyer, client, package, stripe_standin):
+    order = start_checkout(client, package)
+    CheckoutOrder.objects.filter(pk=order.pk).update(status="paid")  # as a bug would: paid, never granted
+
+    (problem,) = billing_audit()
+    assert problem.account_id == buyer.pk and "paid without a batch" in problem.message

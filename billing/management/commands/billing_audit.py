@@ -11,7 +11,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         problems = billing_audit()
         for problem in problems:
-            self.stderr.write(f"account {problem.account_id}: {problem.message}")
+            where = f"account {problem.account_id}: " if problem.account_id is not None else ""
+            self.stderr.write(f"{where}{problem.message}")
         if problems:
             raise CommandError(f"Billing audit failed: {len(problems)} problem(s).")
         self.stdout.write("Billing audit OK: every batch matches its ledger rows and every generation its charges.")
