@@ -318,3 +318,19 @@ def test_the_audit_flags_a_paid_order_without_its_batch(buyer, client, package, 
 
     (problem,) = billing_audit()
     assert problem.account_id == buyer.pk and "paid without a batch" in problem.message
+
+
+@pytest.mark.parametrize("language,words", [("zh-hans", "购买积分"), ("th", "ซื้อเครดิต")])
+def test_the_money_pages_speak_the_users_language(buyer, client, package, stripe_standin, settings, language, words):
+    buyer.language = language
+    buyer.save(update_fields=["language"])
+    order = start_checkout(client, package)
+    deliver(client, paid_event(stripe_standin, order))
+
+    pages = ["/credits/buy/", "/credits/", f"/credits/buy/success/?session_id={order.stripe_session_id}", "/"]
+    html = [client.get(path).content.decode() for path in pages]
+
+    assert words in html[0] and words in html[1] and words in html[3]
+    assert "500" in html[2] and "Payment received" not in html[2]
+    settings.STRIPE_SECRET_KEY = ""
+    assert "Card payments are not available" not in client.get("/credits/buy/").content.decode()
