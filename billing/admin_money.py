@@ -76,6 +76,9 @@ class RedemptionCodeAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False  # redemptions point at codes; revoke instead
 
+    def save_model(self, request: HttpRequest, obj: RedemptionCode, form, change: bool) -> None:
+        """Nothing on the page is editable; a full-row save could write back a stale `uses` count."""
+
     @method_decorator(never_cache)
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context=None) -> HttpResponse:
         """A batch of codes instead of one row: the raw codes appear in this response only."""
@@ -145,3 +148,6 @@ class CheckoutOrderAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+    def save_model(self, request: HttpRequest, obj: CheckoutOrder, form, change: bool) -> None:
+        """Read-only: a full-row save could undo a webhook's status change made meanwhile."""

@@ -38,7 +38,9 @@ def stripe_webhook(request: HttpRequest) -> JsonResponse:
     except ValueError:
         return _error(400, "invalid_request", "The body is not a Stripe event.")
     payload = json.loads(request.body)  # verified above; plain dicts from here on
-    obj = (payload.get("data") or {}).get("object") or {}
+    obj = (payload.get("data") or {}).get("object") if isinstance(payload, dict) else None
+    if not isinstance(obj, dict):
+        return _error(400, "invalid_request", "The event has no data.object.")
     if event.type in stripe_checkout.PAID_EVENTS:
         stripe_checkout.session_paid(obj)
     elif event.type == "charge.refunded":

@@ -334,3 +334,30 @@ def test_the_money_pages_speak_the_users_language(buyer, client, package, stripe
     assert "500" in html[2] and "Payment received" not in html[2]
     settings.STRIPE_SECRET_KEY = ""
     assert "Card payments are not available" not in client.get("/credits/buy/").content.decode()
+
+
+def test_saving_an_order_or_code_page_in_the_admin_changes_nothing(admin_client, buyer, client, package,
+                                                                   stripe_standin):
+    from billing.codes import CodeTerms, redemption_codes_create
+    from billing.models import RedemptionCode
+
+    order = start_checkout(client, package)
+    redemption_codes_create(count=1, terms=CodeTerms(credits=5))
+    code = RedemptionCode.objects.get()
+    stale_order = admin_client.get(f"/admin/billing/checkoutorder/{order.pk}/change/")
+    deliver(client, paid_event(stripe_standin, order))  # paid while staff had the page open
+    RedemptionCode.objects.filter(pk=code.pk).update(uses=1)
+
+    assert stale_order.status_code == 200
+    admin_client.post(f"/admin/billing/checkoutorder/{order.pk}/change/", {"_save": "Save"})
+    admin_client.post(f"/admin/billing/redemptioncode/{code.pk}/change/", {
+        "redemptions-TOTAL_FORMS": "0", "redemptions-INITIAL_FORMS": "0", "_save": "Save"})
+
+    order.refresh_from_db()
+    code.refresh_from_db()
+    assert order.status == "paid" and code.uses == 1
+
+
+def test_a_signed_event_without_an_object_is_a_clear_400(client, stripe_standin):
+    body = '{"id": "evt_1", "object": "event", "type": "charge.refunded", "data": []}'
+    assert deliver(client, body).status_code == 400
