@@ -1,4 +1,4 @@
-"""Every credit movement: grant, adjust, charge, refund, expire.
+"""Every credit movement: grant, adjust, charge, refund, expire; sign-up bonus, redemption, order grant and reversal.
 
 Each function runs in one transaction that first locks the user's CreditAccount
 row (SELECT ... FOR UPDATE on Postgres; SQLite's IMMEDIATE transactions lock the
