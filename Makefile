@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 DATABASE_URL_TEST ?= postgres://postgres@127.0.0.1:5432/gih
 REDIS_URL_TEST ?= redis://127.0.0.1:6379/0
 
-.PHONY: install install-dev demo test lint bench messages
+.PHONY: install install-dev install-node demo test lint bench messages
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,17 @@ install-dev: $(VENV)/.dev
 demo: install
 	$(PY) scripts/demo.py
 
-test: install-dev
+# The official OpenAI Node SDK for generations/tests/test_node_sdk.py, pinned by the committed lock file.
+NODE_DIR := testsupport/node
+$(NODE_DIR)/node_modules/.installed: $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "Installing Debian's nodejs and npm..."; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
+	cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+install-node: $(NODE_DIR)/node_modules/.installed
+
+test: install-dev install-node
 	scripts/test-services.sh
 	DATABASE_URL=$(DATABASE_URL_TEST) REDIS_URL=$(REDIS_URL_TEST) $(VENV)/bin/pytest $(PYTEST_ARGS)
 
