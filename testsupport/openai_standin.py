@@ -19,22 +19,20 @@ import base64
 import email.parser
 import email.policy
 import hmac
-import io
 import json
-import re
 import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from http import HTTPStatus
 from socketserver import ThreadingMixIn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
-from PIL import Image, ImageChops
-
-from generations.providers.local import render_image
+from testsupport import openai_standin_images as images
+from testsupport.openai_standin_images import Answer as _Answer
+from testsupport.openai_standin_images import error_body
 
 DEFAULT_API_KEY = "sk-standin-test-key"
 MODES = frozenset(
@@ -49,10 +47,13 @@ MODES = frozenset(
         "bad_base64",
         "bad_json",
         "url",  # `url` entries pointing at GET /_files/<W>x<H>.png instead of b64_json
+        # Streamed requests only (JSON ones answer "ok"): after the partial images,
+        "stream_error",  # an `error` event (server_error) instead of the completed ones
+        "stream_moderation",  # an `error` event (moderation_blocked): the output was refused
+        "stream_truncated",  # the stream just ends
     }
 )
-MAX_SIDE = 4096
-_SIZE = re.compile(r"^(\d{1,5})x(\d{1,5})$")
+STREAM_FAILURES = {"stream_error": "error", "stream_moderation": "moderation", "stream_truncated": "truncated"}
 
 
 @dataclass(frozen=True)
@@ -79,70 +80,6 @@ class RecordedRequest:
     json: dict | None = None
     fields: dict[str, str] = field(default_factory=dict)
     files: list[RecordedFile] = field(default_factory=list)
-
-
-class _Answer(Exception):
-    """Raised inside the app to answer at once with an OpenAI-shaped error."""
-
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        *,
-        kind: str = "invalid_request_error",
-        code: str | None = None,
-        headers: list[tuple[str, str]] | None = None,
-    ):
-        self.status, self.message, self.kind, self.code = status, message, kind, code
-        self.headers = headers or []
-
-
-# --- Images --------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _CachedImage:
-    png: bytes
-    entry: bytes  # the JSON of its `data` entry, `{"b64_json": "..."}`, encoded once
-
-
-_image_cache: dict[tuple[int, int, bool], _CachedImage] = {}
-_image_cache_lock = threading.Lock()
-
-
-def _photo_like(width: int, height: int) -> bytes:
-    """Grainy noise over the renderer's gradient: compresses like a photo (~1.6 MB at 1024x1024)."""
-    base = Image.open(io.BytesIO(render_image("stand-in photo", width, height))).convert("RGB")
-    grain_size = (max(1, width // 2), max(1, height // 2))
-    grain = Image.merge("RGB", [Image.effect_noise(grain_size, 8) for _ in range(3)]).resize(
-        (width, height), Image.Resampling.BILINEAR
-    )
-    output = io.BytesIO()
-    ImageChops.add(base, grain, scale=1.0, offset=-128).save(output, format="PNG", compress_level=1)
-    return output.getvalue()
-
-
-def _cached_image(width: int, height: int, photo: bool) -> _CachedImage:
-    key = (width, height, photo)
-    with _image_cache_lock:
-        if key not in _image_cache:
-            png = _photo_like(width, height) if photo else render_image("stand-in", width, height)
-            entry = b'{"b64_json": "' + base64.b64encode(png) + b'"}'
-            _image_cache[key] = _CachedImage(png=png, entry=entry)
-        return _image_cache[key]
-
-
-def png_for(width: int, height: int, *, photo: bool = False) -> bytes:
-    return _cached_image(width, height, photo).png
-
-
-def _parse_size(size: str) -> tuple[int, int]:
-    if size == "auto":
-        return 1024, 1024
-    match = _SIZE.match(size)
-    if not match or not all(16 <= int(side) <= MAX_SIDE for side in match.groups()):
-        raise _Answer(400, f"Invalid size '{size}'. Use auto or WxH with sides from 16 to {MAX_SIDE}.", code="size")
-    return int(match[1]), int(match[2])
 
 
 # --- Request parsing -----------------------------------------------------
@@ -186,21 +123,6 @@ def _parse_multipart(content_type: str, body: bytes) -> tuple[dict[str, str], li
         else:
             files.append((RecordedFile(str(name), filename, part.get_content_type(), len(payload)), payload))
     return fields, files
-
-
-def _check_uploads(images: list[bytes]) -> None:
-    if not images:
-        raise _Answer(400, "Missing required parameter: 'image'.", code="missing_required_parameter")
-    for position, content in enumerate(images):
-        try:
-            with Image.open(io.BytesIO(content)) as image:
-                image.verify()
-        except Exception:
-            raise _Answer(400, f"Invalid image file for image[{position}].", code="invalid_image_file") from None
-
-
-def _error_body(message: str, kind: str, code: str | None, param: str | None = None) -> bytes:
-    return json.dumps({"error": {"message": message, "type": kind, "param": param, "code": code}}).encode()
 
 
 # --- The app -------------------------------------------------------------
@@ -293,16 +215,16 @@ class OpenAIStandin:
                 status, content_type, body, extra_headers = self._api(method, path, environ)
         except _Answer as answer:
             status, content_type = answer.status, "application/json"
-            body = _error_body(answer.message, answer.kind, answer.code)
+            body = error_body(answer)
             extra_headers = answer.headers
-        headers = [
-            ("Content-Type", content_type),
-            ("Content-Length", str(len(body))),
-            ("x-request-id", f"req_{uuid.uuid4().hex}"),
-            *extra_headers,
-        ]
+        headers = [("Content-Type", content_type), ("x-request-id", f"req_{uuid.uuid4().hex}"), *extra_headers]
+        if isinstance(body, bytes):
+            headers.append(("Content-Length", str(len(body))))
+            body = [body]
+        else:  # an event stream: sent as it is produced, ended by closing the connection
+            headers.append(("Cache-Control", "no-cache"))
         start_response(f"{status} {HTTPStatus(status).phrase}", headers)
-        return [body]
+        return body
 
     def _control(self, method: str, environ: dict) -> tuple[int, str, bytes]:
         if method == "POST":
@@ -326,9 +248,12 @@ class OpenAIStandin:
         }
         return 200, "application/json", json.dumps(state).encode()
 
-    def _api(self, method: str, path: str, environ: dict) -> tuple[int, str, bytes, list[tuple[str, str]]]:
+    def _api(
+        self, method: str, path: str, environ: dict
+    ) -> tuple[int, str, bytes | Iterator[bytes], list[tuple[str, str]]]:
         behaviour = self.behaviour
         images: list[bytes] | None = None  # the uploads of an edit
+        mask: bytes | None = None
         record = RecordedRequest(method=method, path=path, headers=_headers(environ))
         body = _read_body(environ)
         try:
@@ -345,6 +270,7 @@ class OpenAIStandin:
                 record.files = [recorded for recorded, _ in files]
                 params = record.fields
                 images = [content for recorded, content in files if recorded.name in ("image", "image[]")]
+                mask = next((content for recorded, content in files if recorded.name == "mask"), None)
             elif method == "GET" and path.startswith("/_files/"):
                 return self._file(path)
             elif (method, path) == ("GET", "/v1/models"):
@@ -355,7 +281,8 @@ class OpenAIStandin:
             with self._records_lock:
                 self._records.append(record)
 
-        if behaviour.delay > 0:
+        streamed = isinstance(params, dict) and params.get("stream") in (True, "true")
+        if behaviour.delay > 0 and not streamed:  # a stream spreads the delay over its events
             self._sleep(behaviour.delay)
         authorization = record.headers.get("authorization", "")
         if behaviour.mode == "unauthorized_401" or not hmac.compare_digest(
@@ -365,11 +292,11 @@ class OpenAIStandin:
         if params is None:
             models = {"object": "list", "data": [{"id": "gpt-image-2", "object": "model", "owned_by": "openai"}]}
             return 200, "application/json", json.dumps(models).encode(), []
-        return self._images(behaviour, params, edit_images=images, environ=environ)
+        return self._images(behaviour, params, edit_images=images, mask=mask, environ=environ)
 
     def _images(
-        self, behaviour: Behaviour, params: dict, *, edit_images: list[bytes] | None, environ: dict
-    ) -> tuple[int, str, bytes, list[tuple[str, str]]]:
+        self, behaviour: Behaviour, params: dict, *, edit_images: list[bytes] | None, mask: bytes | None, environ: dict
+    ) -> tuple[int, str, bytes | Iterator[bytes], list[tuple[str, str]]]:
         mode = behaviour.mode
         if mode == "http_500":
             raise _Answer(500, "The server had an error while processing your request.", kind="server_error")
@@ -392,53 +319,41 @@ class OpenAIStandin:
         if mode == "bad_json":
             return 200, "application/json", b'{"created": 1700000000, "data": [{"b64_json": "iVBO', []
 
-        prompt = params.get("prompt")
-        if not isinstance(prompt, str) or not prompt:
-            raise _Answer(400, "Missing required parameter: 'prompt'.", code="missing_required_parameter")
-        if params.get("model") is None:
-            raise _Answer(400, "Missing required parameter: 'model'.", code="missing_required_parameter")
-        if edit_images is not None:
-            _check_uploads(edit_images)
-        try:
-            n = int(params.get("n", 1))
-        except (TypeError, ValueError):
-            raise _Answer(400, "Invalid 'n': expected an integer.") from None
-        if not 1 <= n <= 10:
-            raise _Answer(400, f"Invalid 'n': {n} is not between 1 and 10.")
-        size = str(params.get("size", "auto"))
-        width, height = _parse_size(size)
-
-        count = min(behaviour.count, n) if mode == "fewer" else n
+        request = images.parse_params(params, edit_images=edit_images, mask=mask)
+        count = min(behaviour.count, request.n) if mode == "fewer" else request.n
+        if request.stream:
+            events = images.stream(
+                request,
+                count=count,
+                photo=self.photo,
+                failure=STREAM_FAILURES.get(mode, ""),
+                sleep=self._sleep,
+                pause=behaviour.delay / (request.partial_images + 1),
+            )
+            return 200, "text/event-stream", events, []
         if mode == "url":
             host = environ.get("HTTP_HOST", "127.0.0.1")
-            entry = json.dumps({"url": f"http://{host}/_files/{width}x{height}.png"}).encode()
+            entry = json.dumps({"url": f"http://{host}/_files/{request.size}.png"}).encode()
         elif mode == "not_image":
             entry = json.dumps({"b64_json": base64.b64encode(b"this is plain text, not an image").decode()}).encode()
         elif mode == "bad_base64":
             entry = b'{"b64_json": "%%% not base64 %%%"}'
         else:
-            entry = _cached_image(width, height, self.photo).entry
-        words = len(prompt.split())
-        meta = {
-            "created": int(time.time()),
-            "size": f"{width}x{height}",
-            "quality": params.get("quality", "auto"),
-            "output_format": "png",
-            "usage": {
-                "input_tokens": words,
-                "output_tokens": 1056 * count,
-                "total_tokens": words + 1056 * count,
-                "input_tokens_details": {"text_tokens": words, "image_tokens": 0},
-            },
-        }
+            entry = images.image_for(request, self.photo).entry
         # Spliced, not json.dumps'ed: re-encoding megabytes of base64 per answer would make
         # the server, not the delay, the bottleneck of a benchmark.
-        body = json.dumps(meta).encode()[:-1] + b', "data": [' + b", ".join([entry] * count) + b"]}"
+        body = (
+            json.dumps(images.meta(request, count)).encode()[:-1] + b', "data": [' + b", ".join([entry] * count) + b"]}"
+        )
         return 200, "application/json", body, []
 
     def _file(self, path: str) -> tuple[int, str, bytes, list[tuple[str, str]]]:
-        width, height = _parse_size(path.removeprefix("/_files/").removesuffix(".png"))
+        width, height = images.parse_size(path.removeprefix("/_files/").removesuffix(".png"))
         return 200, "image/png", png_for(width, height, photo=self.photo), []
+
+
+def png_for(width: int, height: int, *, photo: bool = False) -> bytes:
+    return images.cached_image(width, height, photo).content
 
 
 class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):

@@ -74,8 +74,11 @@ class TokenUsage:
             input_tokens = int(usage.get("input_tokens") or 0)
             image_tokens = int(details.get("image_tokens") or 0)
             text_tokens = int(details.get("text_tokens", input_tokens - image_tokens) or 0)
-            return cls(input_text_tokens=text_tokens, input_image_tokens=image_tokens,
-                       output_tokens=int(usage.get("output_tokens") or 0))
+            return cls(
+                input_text_tokens=text_tokens,
+                input_image_tokens=image_tokens,
+                output_tokens=int(usage.get("output_tokens") or 0),
+            )
         except (TypeError, ValueError):
             return None
 
