@@ -3,6 +3,8 @@
 The codes are the public contract (see the API docs): 400 invalid_request,
 401 missingApiKey/invalidApiKey/expiredApiKey, 402 insufficientCredits,
 404 notFound, 500 generationFailed; the others use snake_case names.
+Under /v1/ (the OpenAI face) the same errors take OpenAI's shape instead
+(gih/openai_errors.py): this module decides status, code and message for both.
 """
 
 import logging
@@ -10,8 +12,11 @@ import logging
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation, TooManyFilesSent
 from django.http import Http404, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions as drf
 from rest_framework.views import set_rollback
+
+from gih.openai_errors import is_openai_path, openai_error_response
 
 logger = logging.getLogger(__name__)
 
@@ -23,12 +28,27 @@ class ApiError(Exception):
     code = "invalid_request"
     default_message = "Invalid request body"
 
-    def __init__(self, message: str | None = None, *, code: str | None = None, status_code: int | None = None):
+    param: str | None = None  # the request field at fault, when one is (OpenAI's `param`)
+    retryable: bool | None = None  # whether the same request may succeed later; None: decided by the status
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        code: str | None = None,
+        status_code: int | None = None,
+        param: str | None = None,
+        retryable: bool | None = None,
+    ):
         self.message = message or self.default_message
         if code:
             self.code = code
         if status_code:
             self.status_code = status_code
+        if param:
+            self.param = param
+        if retryable is not None:
+            self.retryable = retryable
         super().__init__(self.message)
 
 
@@ -71,6 +91,22 @@ def error_response(status: int, code: str, message: str, headers: dict | None = 
     for name, value in (headers or {}).items():
         response[name] = value
     return response
+
+
+def envelope_response(
+    path: str, status: int, code: str, message: str, headers: dict | None = None, *, exc: Exception | None = None
+) -> JsonResponse:
+    """The error in the shape of the face `path` belongs to: OpenAI's object under /v1/, ours elsewhere."""
+    if is_openai_path(path):
+        return openai_error_response(
+            status,
+            code,
+            message,
+            headers,
+            param=getattr(exc, "param", None),
+            retryable=getattr(exc, "retryable", None),
+        )
+    return error_response(status, code, message, headers)
 
 
 def validation_message(detail, path: str = "") -> str:
@@ -141,15 +177,21 @@ def api_exception_handler(exc: Exception, context: dict):
         return None  # ApiErrorMiddleware turns it into a logged 500 envelope.
     set_rollback()
     status, code, message, headers = envelope
-    return error_response(status, code, message, headers)
+    request = context.get("request")
+    return envelope_response(request.path if request else "", status, code, message, headers, exc=exc)
 
 
 def _server_error_code(path: str) -> str:
-    return GenerationFailed.code if path.startswith("/api/v1/images/") else "internal_error"
+    return GenerationFailed.code if path.startswith(("/api/v1/images/", "/v1/images/")) else "internal_error"
+
+
+def _is_api(request) -> bool:
+    """The API faces: /api/ (ours) and /v1/ (OpenAI's); everything else is the HTML site."""
+    return request.path.startswith("/api/") or is_openai_path(request.path)
 
 
 class ApiErrorMiddleware:
-    """Under /api/, an unexpected exception becomes a logged 500 envelope, even in DEBUG.
+    """Under /api/ and /v1/, an unexpected exception becomes a logged 500 envelope, even in DEBUG.
 
     It also refuses bodies over API_MAX_BODY_BYTES with 413 before anything reads them.
     """
@@ -158,42 +200,49 @@ class ApiErrorMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        if request.path.startswith("/api/"):
+        if _is_api(request):
             try:
                 length = int(request.META.get("CONTENT_LENGTH") or 0)
             except ValueError:
-                return error_response(400, "invalid_request", "Invalid Content-Length header.")
+                return envelope_response(request.path, 400, "invalid_request", "Invalid Content-Length header.")
             # Only multipart bodies carry files; anything else is parsed in memory, so it gets the small cap.
             is_multipart = request.META.get("CONTENT_TYPE", "").startswith("multipart/")
             limit = settings.API_MAX_BODY_BYTES if is_multipart else settings.DATA_UPLOAD_MAX_MEMORY_SIZE
             if length > limit:
-                return error_response(413, "request_too_large", f"The request body exceeds {limit} bytes.")
+                message = f"The request body exceeds {limit} bytes."
+                return envelope_response(request.path, 413, "request_too_large", message)
         return self.get_response(request)
 
     def process_exception(self, request, exc):
-        if not request.path.startswith("/api/"):
+        if not _is_api(request):
             return None
         envelope = _envelope_for(exc)
         if envelope is not None:
             status, code, message, headers = envelope
-            return error_response(status, code, message, headers)
+            return envelope_response(request.path, status, code, message, headers, exc=exc)
         logger.exception("Unhandled error on %s %s", request.method, request.path)
-        return error_response(500, _server_error_code(request.path), "An internal error occurred.")
+        return envelope_response(request.path, 500, _server_error_code(request.path), "An internal error occurred.")
 
 
+@csrf_exempt  # any method gets the 404: a POST must not meet the CSRF check's HTML 403 first
 def api_not_found(request, *args, **kwargs):
-    """Catch-all for unknown /api/ paths (also in DEBUG, where handler404 is bypassed)."""
-    return error_response(404, "notFound", f"No API endpoint at {request.path}.")
+    """Catch-all for unknown /api/ and /v1/ paths (also in DEBUG, where handler404 is bypassed)."""
+    return envelope_response(request.path, 404, "notFound", f"No API endpoint at {request.path}.")
 
 
-def _is_api(request) -> bool:
-    return request.path.startswith("/api/")
+def csrf_failure(request, reason: str = ""):
+    """CSRF_FAILURE_VIEW: the API faces answer their envelope; the HTML site keeps Django's page."""
+    if _is_api(request):
+        return envelope_response(request.path, 403, "permission_denied", "CSRF verification failed.")
+    from django.views.csrf import csrf_failure as django_csrf_failure
+
+    return django_csrf_failure(request, reason=reason)
 
 
 def handler400(request, exception=None):
     if _is_api(request):
         status, code, message, _ = _envelope_for(exception) or (400, "invalid_request", "Bad request.", {})
-        return error_response(status, code, message)
+        return envelope_response(request.path, status, code, message, exc=exception)
     from django.views.defaults import bad_request
 
     return bad_request(request, exception)
@@ -201,7 +250,7 @@ def handler400(request, exception=None):
 
 def handler404(request, exception=None):
     if _is_api(request):
-        return error_response(404, "notFound", NotFound.default_message)
+        return envelope_response(request.path, 404, "notFound", NotFound.default_message)
     from django.views.defaults import page_not_found
 
     return page_not_found(request, exception)
@@ -209,7 +258,7 @@ def handler404(request, exception=None):
 
 def handler500(request):
     if _is_api(request):
-        return error_response(500, _server_error_code(request.path), "An internal error occurred.")
+        return envelope_response(request.path, 500, _server_error_code(request.path), "An internal error occurred.")
     from django.views.defaults import server_error
 
     return server_error(request)

@@ -49,6 +49,7 @@ API_KEY_PEPPER = env("API_KEY_PEPPER", SECRET_KEY)
 
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS")
+CSRF_FAILURE_VIEW = "gih.errors.csrf_failure"  # the API faces answer JSON, never Django's HTML page
 SITE_NAME = env("SITE_NAME", "GPT Image Hub")
 
 INSTALLED_APPS = [
