@@ -9,9 +9,12 @@ from django.conf import settings
 from django.middleware.locale import LocaleMiddleware as DjangoLocaleMiddleware
 from django.utils import translation
 
+from gih.openai_errors import is_openai_path
+
 
 def _is_api(request) -> bool:
-    return request.path_info.startswith("/api/")
+    """Both API faces: /api/ and the OpenAI face /v1/."""
+    return request.path_info.startswith("/api/") or is_openai_path(request.path_info)
 
 
 def supported_language(code: str | None) -> str | None:
@@ -25,7 +28,7 @@ def supported_language(code: str | None) -> str | None:
 
 
 class LocaleMiddleware(DjangoLocaleMiddleware):
-    """Django's LocaleMiddleware plus the user's saved language; English for /api/."""
+    """Django's LocaleMiddleware plus the user's saved language; English for /api/ and /v1/."""
 
     def process_request(self, request) -> None:
         if _is_api(request):

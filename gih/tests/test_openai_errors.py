@@ -94,3 +94,10 @@ def test_it_lets_a_permanent_server_failure_say_no_retry():
     response = openai_error_response(500, "generationFailed", "The provider refused.", retryable=False)
 
     assert response["x-should-retry"] == "false"
+
+
+def test_it_answers_the_openai_face_in_english_whatever_the_browser_asks(client):
+    response = client.post("/v1/nope", HTTP_ACCEPT_LANGUAGE="zh-hans,th;q=0.8")
+
+    assert response.json()["error"]["message"] == "No API endpoint at /v1/nope."
+    assert "Content-Language" not in response
