@@ -1,0 +1,104 @@
+"""The OpenAI face (/v1/...): OpenAI's Images API, exactly, over the same generation service as /api/v1.
+
+`OpenAI(base_url="https://host/v1", api_key="gih_live_…")` behaves as against OpenAI.
+Only parsing and shaping live here: keys, credits, limits, idempotency and the
+generation log are the service's, and each generation records that it came this way.
+Errors take OpenAI's shape from gih.errors (the path decides).
+"""
+
+from django.http import StreamingHttpResponse
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from billing.selectors import balance_get, balance_summary
+from generations import openai_shapes, selectors
+from generations.api import mask_file, reference_files, request_fields, sdk_retry_count, stream_response
+from generations.failures import FailureCode, is_retryable, public_failure_reason
+from generations.files import output_load
+from generations.models import Generation
+from generations.services import generation_accept, generation_complete
+from generations.streaming import StreamShape
+from gih.errors import ApiError, GenerationFailed, NotFound
+from gih.openai_errors import openai_error
+
+
+class ModelListView(APIView):
+    """GET /v1/models: OpenAI's model list."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    def get(self, request):
+        models = [openai_shapes.openai_model(model) for model in selectors.enabled_models()]
+        return Response({"object": "list", "data": models})
+
+
+class ModelDetailView(APIView):
+    """GET /v1/models/{id}: one model, or OpenAI's 404 `model_not_found`."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    def get(self, request, model_id: str):
+        model = next((model for model in selectors.enabled_models() if model.id == model_id), None)
+        if model is None:
+            raise NotFound(f"The model '{model_id}' does not exist.", code="model_not_found", param="model")
+        return Response(openai_shapes.openai_model(model))
+
+
+def failure(generation: Generation) -> ApiError:
+    """A failed generation as OpenAI reports it: a content-policy refusal is a 400, anything else a 500."""
+    message = (
+        f"{public_failure_reason(generation.error_code)} Generation {generation.pk}; "
+        f"its {generation.credits_refunded} credits were refunded."
+    )
+    if generation.error_code == FailureCode.MODERATION_BLOCKED:
+        return ApiError(message, code="moderation_blocked", status_code=400, retryable=False)
+    return GenerationFailed(message, retryable=is_retryable(generation.error_code))
+
+
+def failure_error(generation: Generation) -> dict:
+    error = failure(generation)
+    return openai_error(error.status_code, error.code, error.message)["error"]
+
+
+class ImagesView(APIView):
+    """POST /v1/images/generations and /v1/images/edits."""
+
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    edit = False
+
+    def post(self, request):
+        outcome = generation_accept(
+            user=request.user,
+            api_key=request.auth,
+            data=request_fields(request),
+            files=reference_files(request),
+            mask=mask_file(request),
+            idempotency_key=request.headers.get("Idempotency-Key"),
+            face=Generation.Face.OPENAI,
+            edit=self.edit,
+            sdk_retry=sdk_retry_count(request) > 0,
+        )
+        spec = outcome.spec
+        if spec.stream:
+            return stream_response(outcome, StreamShape(edit=self.edit, failure_error=failure_error))
+        generation = generation_complete(outcome=outcome)
+        if generation.status != Generation.Status.SUCCEEDED:
+            raise failure(generation)
+        images = list(generation.images.all())
+        body = openai_shapes.images_response(
+            generation,
+            images,
+            response_format=spec.response_format,
+            content=output_load,
+            absolute_url=request.build_absolute_uri,
+        )
+        balance = balance_summary(balance_get(user=request.user))
+        return Response(body, headers=openai_shapes.gih_headers(generation, balance))
+
+
+class EditsView(ImagesView):
+    edit = True
