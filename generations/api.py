@@ -1,5 +1,7 @@
 """The public REST API (/api/v1/...). Views only parse, call a service or selector, and shape."""
 
+from django.db import connection
+from django.http import StreamingHttpResponse
 from django.urls import reverse
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
@@ -8,9 +10,13 @@ from rest_framework.views import APIView
 
 from billing.selectors import balance_get, balance_summary
 from generations import selectors
+from generations.files import output_load
+from generations.models import GeneratedImage, Generation
+from generations.openai_shapes import gih_headers
 from generations.serializers import generation_payload, model_payload
-from generations.services import generation_request
-from generations.validation import REFERENCE_FIELDS
+from generations.services import GenerationOutcome, failed_message, generation_accept, generation_finish
+from generations.streaming import StreamShape, generation_stream
+from generations.validation import MASK_FIELD, REFERENCE_FIELDS
 from gih.errors import NotFound
 
 
@@ -24,11 +30,35 @@ class ModelListView(APIView):
         return Response({"object": "list", "data": [model_payload(model) for model in selectors.enabled_models()]})
 
 
-def _reference_files(request) -> list:
+def reference_files(request) -> list:
     return [upload for name in REFERENCE_FIELDS for upload in request.FILES.getlist(name)]
 
 
-def _request_fields(request) -> dict:
+def mask_file(request):
+    return request.FILES.get(MASK_FIELD)
+
+
+def sdk_retry_count(request) -> int:
+    """How many times an official OpenAI SDK has retried this request (its `x-stainless-retry-count`)."""
+    try:
+        return max(0, int(request.headers.get("x-stainless-retry-count", "0")))
+    except ValueError:
+        return 0
+
+
+def stream_response(outcome: GenerationOutcome, shape: StreamShape, balance: dict | None = None):
+    """The accepted generation as an event stream (generations/streaming.py); the charge is already taken."""
+    response = StreamingHttpResponse(generation_stream(outcome, shape), content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
+    for name, value in gih_headers(outcome.generation, balance).items():
+        response[name] = value
+    if not connection.in_atomic_block:
+        connection.close()  # the stream holds no database connection while it lasts
+    return response
+
+
+def request_fields(request) -> dict:
     """The body as a plain dict of fields (file parts are passed separately).
 
     Form bodies: the text parts only (request.POST), one value per field. A reference
@@ -40,26 +70,52 @@ def _request_fields(request) -> dict:
     return request.data
 
 
+def _stream_failure(generation: Generation) -> dict:
+    return {"message": failed_message(generation), "type": "server_error", "param": None, "code": "generationFailed"}
+
+
 class ImageGenerationView(APIView):
     """POST /api/v1/images/generations (and /images/edits for OpenAI SDK clients)."""
 
     parser_classes = [JSONParser, MultiPartParser, FormParser]
+    edit = False
 
     def post(self, request):
-        outcome = generation_request(
+        outcome = generation_accept(
             user=request.user,
             api_key=request.auth,
-            data=_request_fields(request),
-            files=_reference_files(request),
+            data=request_fields(request),
+            files=reference_files(request),
+            mask=mask_file(request),
             idempotency_key=request.headers.get("Idempotency-Key"),
+            sdk_retry=sdk_retry_count(request) > 0,
         )
+        if outcome.spec.stream:
+            return self._stream(request, outcome)
+        outcome = generation_finish(outcome=outcome)
         generation = outcome.generation
+        content = output_load if outcome.spec.response_format == "b64_json" else None
         poll_url = request.build_absolute_uri(reverse("api-generation-detail", args=[generation.pk]))
         if generation.is_async or not generation.is_terminal:
             payload = generation_payload(generation, absolute_url=request.build_absolute_uri, poll_url=poll_url)
             return Response(payload, status=202, headers={"Location": poll_url})
         balance = balance_summary(balance_get(user=request.user))
-        return Response(generation_payload(generation, absolute_url=request.build_absolute_uri, balance=balance))
+        payload = generation_payload(
+            generation, absolute_url=request.build_absolute_uri, balance=balance, content=content
+        )
+        return Response(payload)
+
+    def _stream(self, request, outcome: GenerationOutcome):
+        def extra(generation: Generation, image: GeneratedImage) -> dict:
+            return {"generation_id": generation.pk, "url": request.build_absolute_uri(image.file.url)}
+
+        balance = balance_summary(balance_get(user=request.user))
+        shape = StreamShape(edit=self.edit, failure_error=_stream_failure, completed_extra=extra)
+        return stream_response(outcome, shape, balance)
+
+
+class ImageEditView(ImageGenerationView):
+    edit = True
 
 
 class GenerationDetailView(APIView):

@@ -6,7 +6,6 @@ generation log are the service's, and each generation records that it came this 
 Errors take OpenAI's shape from gih.errors (the path decides).
 """
 
-from django.http import StreamingHttpResponse
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response

@@ -9,6 +9,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 
@@ -18,9 +19,18 @@ from django.db import DatabaseError, connection
 from django.utils import timezone
 
 from generations.failures import FailureCode
-from generations.files import outputs_store, reference_images_load
-from generations.models import Generation
-from generations.providers import ProviderError, ProviderRequest, ReferenceImageData, provider_for
+from generations.files import mask_load, outputs_store, reference_images_load
+from generations.models import GeneratedImage, Generation
+from generations.providers import (
+    PartialCallback,
+    ProviderError,
+    ProviderRequest,
+    ProviderResult,
+    ReferenceImageData,
+    TokenUsage,
+    provider_for,
+    usage,
+)
 from generations.transitions import generation_fail, generation_succeed
 
 logger = logging.getLogger(__name__)
@@ -141,12 +151,34 @@ def generation_run(*, generation_id: str, reference_images: list[ReferenceImageD
     return attempt_run(generation=generation, attempt=attempt, reference_images=reference_images)
 
 
+@dataclass(frozen=True)
+class Inputs:
+    """What a sync request already holds in memory; a worker's attempt loads them from storage instead."""
+
+    reference_images: list[ReferenceImageData]
+    mask: ReferenceImageData | None = None
+
+
+@dataclass(frozen=True)
+class Stream:
+    """A streaming client's wish: partial images handed to `on_partial` as the provider sends them."""
+
+    on_partial: PartialCallback
+    partial_images: int = 0
+
+
 def attempt_run(
-    *, generation: Generation, attempt: int, reference_images: list[ReferenceImageData] | None = None
+    *,
+    generation: Generation,
+    attempt: int,
+    reference_images: list[ReferenceImageData] | None = None,
+    mask: ReferenceImageData | None = None,
+    stream: Stream | None = None,
 ) -> Generation:
-    """Run a claimed attempt under its heartbeat; `reference_images` None means load them from storage."""
+    """Run a claimed attempt under its heartbeat; `reference_images` None: load them and the mask from storage."""
+    inputs = Inputs(reference_images, mask) if reference_images is not None else None
     with heartbeat(generation.pk, attempt):
-        return _run(generation, attempt, reference_images)
+        return _run(generation, attempt, inputs, stream)
 
 
 def _release_db_connection() -> None:
@@ -155,29 +187,69 @@ def _release_db_connection() -> None:
         connection.close()
 
 
-def _provider_request(generation: Generation, reference_images: list[ReferenceImageData]) -> ProviderRequest:
+def _user_ref(generation: Generation) -> str:
+    """An opaque end-user id for the provider's abuse monitoring: the account, and the client's own `user` if sent."""
+    end_user = generation.options.get("user", "")
+    return hashlib.sha256(f"{settings.SECRET_KEY}:{generation.user_id}:{end_user}".encode()).hexdigest()[:32]
+
+
+def _provider_request(generation: Generation, inputs: Inputs, stream: Stream | None) -> ProviderRequest:
+    options = generation.options
     return ProviderRequest(
         provider_model=generation.model.provider_model,
         prompt=generation.prompt,
         n=generation.n,
         size=generation.size,
         quality=generation.provider_quality,
-        reference_images=reference_images,
+        reference_images=inputs.reference_images,
         timeout_seconds=settings.GENERATION_TIMEOUT_SECONDS,
-        user_ref=hashlib.sha256(f"{settings.SECRET_KEY}:{generation.user_id}".encode()).hexdigest()[:32],
+        user_ref=_user_ref(generation),
+        output_format=options.get("output_format"),
+        output_compression=options.get("output_compression"),
+        background=options.get("background"),
+        moderation=options.get("moderation"),
+        input_fidelity=options.get("input_fidelity"),
+        mask=inputs.mask,
+        partial_images=stream.partial_images if stream else 0,
     )
 
 
-def _run(generation: Generation, attempt: int, reference_images: list[ReferenceImageData] | None) -> Generation:
+def _record_report(
+    generation: Generation, result: ProviderResult, request: ProviderRequest, stored: list[GeneratedImage]
+) -> None:
+    """What the provider used and its token usage, written with the success (one UPDATE)."""
+    generation.provider_request_id = result.provider_request_id[:128]
+    reported = {
+        "size": result.size,
+        "quality": result.quality,
+        "background": result.background,
+        "output_format": result.output_format,
+    }
+    generation.provider_output = {name: value for name, value in reported.items() if value}
+    token_usage: TokenUsage | None = result.usage
+    if token_usage is None:  # the provider did not count: estimate as OpenAI would
+        quality = result.quality or request.quality
+        token_usage = usage.estimate(
+            prompt=request.prompt,
+            references=[reference.content for reference in request.reference_images],
+            width=stored[0].width,
+            height=stored[0].height,
+            quality="high" if quality == "auto" else quality,
+            n=len(stored),
+        )
+    generation.token_usage = token_usage.as_openai()
+
+
+def _run(generation: Generation, attempt: int, inputs: Inputs | None, stream: Stream | None) -> Generation:
     generation_id = generation.pk
     fail = partial(generation_fail, generation_id=generation_id, attempt=attempt)
     try:
-        if reference_images is None:
-            reference_images = reference_images_load(generation)
+        if inputs is None:
+            inputs = Inputs(reference_images_load(generation), mask_load(generation))
         provider = provider_for(generation.model.provider)
-        request = _provider_request(generation, reference_images)
+        request = _provider_request(generation, inputs, stream)
         _release_db_connection()
-        result = provider.generate(request)
+        result = provider.generate(request, on_partial=stream.on_partial if stream else None)
     except ProviderError as error:
         return fail(error_code=error.code, error_message=error.message)
     except SoftTimeLimitExceeded:  # Celery's prefork pool: GENERATION_TASK_GRACE_SECONDS past the timeout
@@ -186,7 +258,6 @@ def _run(generation: Generation, attempt: int, reference_images: list[ReferenceI
         logger.exception("Generation %s failed unexpectedly", generation_id)
         return fail(error_code=FailureCode.INTERNAL_ERROR, error_message=repr(error))
 
-    generation.provider_request_id = result.provider_request_id[:128]  # written with the success (one UPDATE)
     try:
         stored = outputs_store(generation=generation, images=result.images)
     except Exception as error:
@@ -195,4 +266,5 @@ def _run(generation: Generation, attempt: int, reference_images: list[ReferenceI
     if not stored:
         message = f"The provider returned {len(result.images)} image(s), none usable."
         return fail(error_code=FailureCode.INVALID_OUTPUT, error_message=message)
+    _record_report(generation, result, request, stored)
     return generation_succeed(generation=generation, stored=stored, attempt=attempt)

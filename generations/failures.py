@@ -11,6 +11,8 @@ from django.utils.translation import gettext_noop as _
 
 
 class FailureCode(models.TextChoices):
+    MODERATION_BLOCKED = "moderation_blocked", _("The request was rejected by the content policy.")
+    # Content-policy refusals stored before moderation_blocked existed.
     PROVIDER_REJECTED = "provider_rejected", _("The provider refused the request (content policy).")
     PROVIDER_TIMEOUT = "provider_timeout", _("The provider did not answer in time.")
     PROVIDER_RATE_LIMITED = "provider_rate_limited", _("The provider is overloaded; please retry later.")
@@ -30,6 +32,19 @@ class FailureCode(models.TextChoices):
 
 DEFAULT_PUBLIC_FAILURE = _("Image generation failed.")
 
+# Failures the same request cannot escape by being sent again (the OpenAI face says so
+# with `x-should-retry: false`, so the SDKs do not retry them).
+FINAL_FAILURES = frozenset(
+    {
+        FailureCode.MODERATION_BLOCKED,
+        FailureCode.PROVIDER_REJECTED,
+        FailureCode.PROVIDER_BAD_REQUEST,
+        FailureCode.PROVIDER_AUTH,
+        FailureCode.PROVIDER_UNKNOWN,
+        FailureCode.STAFF,
+    }
+)
+
 
 def public_failure_reason(error_code: str) -> str:
     """The client-facing sentence for a stored error code (unknown codes get a generic one)."""
@@ -37,3 +52,8 @@ def public_failure_reason(error_code: str) -> str:
         return FailureCode(error_code).label
     except ValueError:
         return DEFAULT_PUBLIC_FAILURE
+
+
+def is_retryable(error_code: str) -> bool:
+    """Whether sending the same request again may succeed."""
+    return error_code not in FINAL_FAILURES

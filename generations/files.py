@@ -17,34 +17,49 @@ from generations.providers import ReferenceImageData
 logger = logging.getLogger(__name__)
 
 
-def reference_images_store(*, generation: Generation, references: list[ReferenceImageData]) -> None:
-    """Keep reference images in storage so a worker can read them later; raises on a storage failure."""
+def reference_images_store(
+    *, generation: Generation, references: list[ReferenceImageData], mask: ReferenceImageData | None = None
+) -> None:
+    """Keep reference images (and an edit's mask) in storage so a worker can read them later; raises on failure."""
+    inputs = [(reference, False) for reference in references] + ([(mask, True)] if mask is not None else [])
     rows = [
         ReferenceImage(
             generation=generation,
             position=position,
             content_type=reference.content_type,
+            is_mask=is_mask,
             file=default_storage.save(
                 f"references/{generation.pk}/{secrets.token_urlsafe(12)}-{reference.filename}",
                 ContentFile(reference.content),
             ),
         )
-        for position, reference in enumerate(references)
+        for position, (reference, is_mask) in enumerate(inputs)
     ]
     ReferenceImage.objects.bulk_create(rows)
 
 
+def _input_load(reference: ReferenceImage) -> ReferenceImageData:
+    with default_storage.open(reference.file.name, "rb") as handle:
+        content = handle.read()
+    return ReferenceImageData(
+        content=content, content_type=reference.content_type, filename=reference.file.name.rsplit("/", 1)[-1]
+    )
+
+
 def reference_images_load(generation: Generation) -> list[ReferenceImageData]:
-    references = []
-    for reference in generation.reference_images.all():
-        with default_storage.open(reference.file.name, "rb") as handle:
-            content = handle.read()
-        references.append(
-            ReferenceImageData(
-                content=content, content_type=reference.content_type, filename=reference.file.name.rsplit("/", 1)[-1]
-            )
-        )
-    return references
+    """The stored reference images, in order (without the mask)."""
+    return [_input_load(reference) for reference in generation.reference_images.all() if not reference.is_mask]
+
+
+def mask_load(generation: Generation) -> ReferenceImageData | None:
+    mask = next((reference for reference in generation.reference_images.all() if reference.is_mask), None)
+    return _input_load(mask) if mask is not None else None
+
+
+def output_load(image: GeneratedImage) -> bytes:
+    """A stored output's bytes (for b64_json answers and stream events)."""
+    with default_storage.open(image.file.name, "rb") as handle:
+        return handle.read()
 
 
 def outputs_store(*, generation: Generation, images: list[bytes]) -> list[GeneratedImage]:

@@ -135,6 +135,12 @@ class Generation(models.Model):
         SUCCEEDED = "succeeded", _("Succeeded")
         FAILED = "failed", _("Failed")
 
+    class Face(models.TextChoices):
+        """The API a generation came through: the documented GIH API or the OpenAI-exact one."""
+
+        API = "api", "/api/v1"
+        OPENAI = "openai", "/v1 (OpenAI)"
+
     TERMINAL = (Status.SUCCEEDED, Status.FAILED)
 
     id = models.CharField(max_length=40, primary_key=True, default=new_generation_id, editable=False)
@@ -164,6 +170,14 @@ class Generation(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0, help_text="Runs started (claims); the running one's token.")
     heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last sign of life of the running attempt.")
     provider_request_id = models.CharField(max_length=128, blank=True, help_text="The provider's id of the call.")
+    face = models.CharField(max_length=8, choices=Face.choices, default=Face.API)
+    options = models.JSONField(
+        default=dict, blank=True, help_text="Output options asked for: output_format, background, moderation, ..."
+    )
+    provider_output = models.JSONField(
+        default=dict, blank=True, help_text="What the provider used: size, quality, background, output_format."
+    )
+    token_usage = models.JSONField(null=True, blank=True, help_text="OpenAI's token usage object of the call.")
 
     class Meta:
         ordering = ["-created_at"]
@@ -220,6 +234,7 @@ class ReferenceImage(models.Model):
     position = models.PositiveSmallIntegerField()
     file = models.FileField(upload_to=generated_image_path, max_length=255)
     content_type = models.CharField(max_length=40)
+    is_mask = models.BooleanField(default=False, help_text="The edit's mask, not a reference image.")
 
     class Meta:
         ordering = ["position"]

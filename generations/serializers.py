@@ -1,5 +1,6 @@
 """Response shapes of the public API."""
 
+import base64
 from collections.abc import Callable
 from datetime import datetime
 
@@ -53,8 +54,10 @@ def model_payload(model: ImageModel) -> dict:
     }
 
 
-def _image_payload(image: GeneratedImage, absolute_url: Callable[[str], str]) -> dict:
-    return {
+def _image_payload(
+    image: GeneratedImage, absolute_url: Callable[[str], str], content: Callable[[GeneratedImage], bytes] | None
+) -> dict:
+    payload = {
         "id": image.id,
         "object": "image",
         "url": absolute_url(image.file.url),
@@ -63,6 +66,16 @@ def _image_payload(image: GeneratedImage, absolute_url: Callable[[str], str]) ->
         "content_type": image.content_type,
         "created_at": iso(image.created_at),
     }
+    if content is not None:  # response_format: b64_json
+        payload["b64_json"] = base64.b64encode(content(image)).decode()
+    return payload
+
+
+def _data_entry(image: dict) -> dict:
+    entry = {"url": image["url"], "revised_prompt": None}
+    if "b64_json" in image:
+        entry["b64_json"] = image["b64_json"]
+    return entry
 
 
 def generation_payload(
@@ -71,11 +84,15 @@ def generation_payload(
     absolute_url: Callable[[str], str],
     balance: dict | None = None,
     poll_url: str | None = None,
+    content: Callable[[GeneratedImage], bytes] | None = None,
 ) -> dict:
-    """The documented image_generation object, plus OpenAI's `created` and `data` for SDK clients."""
+    """The documented image_generation object, plus OpenAI's `created` and `data` for SDK clients.
+
+    With `content` (response_format b64_json), each image also carries its bytes in `b64_json`.
+    """
     # Images are written with the move to succeeded (transitions.generation_succeed): other states have none.
     succeeded = generation.status == Generation.Status.SUCCEEDED
-    images = [_image_payload(image, absolute_url) for image in generation.images.all()] if succeeded else []
+    images = [_image_payload(image, absolute_url, content) for image in generation.images.all()] if succeeded else []
     payload = {
         "object": "image_generation",
         "id": generation.id,
@@ -92,7 +109,7 @@ def generation_payload(
         "finished_at": iso(generation.finished_at),
         "created": unix(generation.created_at),
         "images": images,
-        "data": [{"url": image["url"], "revised_prompt": None} for image in images],
+        "data": [_data_entry(image) for image in images],
         "usage": {
             "credits": generation.credits_used if generation.is_terminal else 0,
             "credits_requested": generation.credits_charged,

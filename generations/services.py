@@ -2,19 +2,27 @@
 
 Money moves only through billing/services.py; the attempt machine (claim, heartbeat,
 provider call) is generations/attempts.py and the terminal moves generations/transitions.py.
+
+Both API faces (/api/v1 and the OpenAI-exact /v1) come through here: generation_accept
+validates and charges (or finds the generation a request repeats), generation_complete
+runs a sync generation (streaming or not) or waits for the one it repeats. The faces
+differ only in how they parse the request and shape the answer.
 """
 
 import logging
+import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import timedelta
 from functools import partial
 
-from django.db import IntegrityError, transaction
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from billing.services import credits_charge
-from generations.attempts import attempt_run
-from generations.failures import FailureCode, public_failure_reason
+from generations.attempts import Stream, attempt_run
+from generations.failures import FailureCode, is_retryable, public_failure_reason
 from generations.files import reference_images_store
 from generations.models import Generation
 from generations.transitions import generation_fail
@@ -29,10 +37,16 @@ SYNC_ATTEMPT = 1  # a sync generation is created claimed (generation_submit)
 RUN_GENERATION_TASK = "generations.tasks.run_generation"
 
 
+SDK_RETRY_WINDOW = timedelta(minutes=15)
+JOIN_POLL_SECONDS = 0.25
+
+
 @dataclass(frozen=True)
 class GenerationOutcome:
     generation: Generation
-    replayed: bool = False
+    replayed: bool = False  # an earlier request's generation (Idempotency-Key, or an SDK retry joining it)
+    spec: GenerationSpec | None = None
+    joined: bool = False  # an SDK retry joined it: the client is waiting for the result, not a poll URL
 
 
 def _replay(*, user, idempotency_key: str, fingerprint: str) -> GenerationOutcome | None:
@@ -77,6 +91,8 @@ def generation_submit(
                 credits_charged=spec.credits,  # written with the row: the charge below is all or nothing
                 idempotency_key=idempotency_key or None,
                 request_fingerprint=fingerprint,
+                face=spec.face,
+                options=spec.options,
                 created_at=now,
                 **claimed,
             )
@@ -95,30 +111,111 @@ def generation_submit(
     return GenerationOutcome(generation=generation)
 
 
-def generation_request(
-    *, user, data: Mapping, files: Sequence = (), api_key=None, idempotency_key: str | None = None
+def _sdk_retry_join(*, user, api_key, fingerprint: str) -> Generation | None:
+    """The generation an SDK retry repeats: same key, same body, in the last 15 minutes, not failed.
+
+    The official SDKs retry a timed-out request (twice by default) without an
+    Idempotency-Key, so a slow generation would be charged up to three times. A retry
+    says so (`x-stainless-retry-count` ≥ 1): it joins the first request's generation
+    instead. A failed one was refunded, so a retry of it runs anew.
+    """
+    return (
+        Generation.objects.filter(
+            user=user,
+            api_key=api_key,
+            request_fingerprint=fingerprint,
+            created_at__gte=timezone.now() - SDK_RETRY_WINDOW,
+        )
+        .exclude(status=Status.FAILED)
+        .order_by("-created_at")
+        .first()
+    )
+
+
+def generation_accept(
+    *,
+    user,
+    data: Mapping,
+    files: Sequence = (),
+    mask=None,
+    api_key=None,
+    idempotency_key: str | None = None,
+    face: str = Generation.Face.API,
+    edit: bool = False,
+    sdk_retry: bool = False,
 ) -> GenerationOutcome:
-    """Everything a client request does: validate, charge, then run now (sync) or queue (async).
+    """Validate and charge a request, or find the generation it repeats; nothing runs yet."""
+    idempotency_key_validate(idempotency_key)
+    spec = generation_spec_build(data=data, files=files, mask=mask, face=face, edit=edit)
+    if sdk_retry and not idempotency_key:
+        joined = _sdk_retry_join(user=user, api_key=api_key, fingerprint=spec.fingerprint())
+        if joined is not None:
+            return GenerationOutcome(generation=joined, replayed=True, spec=spec, joined=True)
+    outcome = generation_submit(user=user, spec=spec, api_key=api_key, idempotency_key=idempotency_key)
+    return replace(outcome, spec=spec)
+
+
+def generation_wait(*, generation: Generation) -> Generation:
+    """Wait for another request's generation to finish; the connection is given back between looks."""
+    deadline = time.monotonic() + settings.GENERATION_STUCK_AFTER_SECONDS
+    while not generation.is_terminal and time.monotonic() < deadline:
+        if not connection.in_atomic_block:
+            connection.close()
+        time.sleep(JOIN_POLL_SECONDS)
+        generation = Generation.objects.select_related("model").get(pk=generation.pk)
+    return generation
+
+
+def generation_complete(*, outcome: GenerationOutcome, on_partial=None) -> Generation:
+    """Bring an accepted sync generation to its end: run it (relaying partial images to `on_partial`),
+    or, for a request that repeats an earlier one, wait for that one. Returns it succeeded or failed
+    (failed means fully refunded); never raises for a provider failure.
+    """
+    generation, spec = outcome.generation, outcome.spec
+    if outcome.replayed:
+        return generation if generation.is_async else generation_wait(generation=generation)
+    stream = Stream(on_partial=on_partial, partial_images=spec.partial_images) if on_partial else None
+    return attempt_run(
+        generation=generation,
+        attempt=SYNC_ATTEMPT,
+        reference_images=spec.reference_images,
+        mask=spec.mask,
+        stream=stream,
+    )
+
+
+def generation_finish(*, outcome: GenerationOutcome) -> GenerationOutcome:
+    """The documented /api/v1 flow after accept: run now (sync) or queue (async).
 
     Sync: returns the finished generation, or raises GenerationFailed after a full refund.
-    Async: returns the queued generation once its task is enqueued.
+    Async: returns the queued generation once its task is enqueued. An Idempotency-Key
+    replay returns the original as it is now (a running one answers 202 with its poll URL).
     """
-    idempotency_key_validate(idempotency_key)
-    spec = generation_spec_build(data=data, files=files)
-    outcome = generation_submit(user=user, spec=spec, api_key=api_key, idempotency_key=idempotency_key)
-    generation = outcome.generation
+    generation, spec = outcome.generation, outcome.spec
     if outcome.replayed:
+        if outcome.joined and not generation.is_async:
+            generation = generation_wait(generation=generation)
         if generation.status == Status.FAILED:
             raise GenerationFailed(failed_message(generation))
-        return outcome
+        return replace(outcome, generation=generation)
     if spec.is_async:
         _keep_reference_images(generation, spec)
         transaction.on_commit(partial(_enqueue_or_fail, generation.pk), robust=False)
         return outcome
-    generation = attempt_run(generation=generation, attempt=SYNC_ATTEMPT, reference_images=spec.reference_images)
+    generation = generation_complete(outcome=outcome)
     if generation.status == Status.FAILED:
-        raise GenerationFailed(failed_message(generation))
-    return GenerationOutcome(generation=generation)
+        raise GenerationFailed(failed_message(generation), retryable=is_retryable(generation.error_code))
+    return replace(outcome, generation=generation)
+
+
+def generation_request(
+    *, user, data: Mapping, files: Sequence = (), api_key=None, idempotency_key: str | None = None, **options
+) -> GenerationOutcome:
+    """Everything a /api/v1 request does: validate, charge, then run now (sync) or queue (async)."""
+    outcome = generation_accept(
+        user=user, data=data, files=files, api_key=api_key, idempotency_key=idempotency_key, **options
+    )
+    return generation_finish(outcome=outcome)
 
 
 def failed_message(generation: Generation) -> str:
@@ -131,7 +228,7 @@ def failed_message(generation: Generation) -> str:
 def _keep_reference_images(generation: Generation, spec: GenerationSpec) -> None:
     """An async job's worker reads its references from storage; failing to keep them fails the job, refunded."""
     try:
-        reference_images_store(generation=generation, references=spec.reference_images)
+        reference_images_store(generation=generation, references=spec.reference_images, mask=spec.mask)
     except Exception as error:
         logger.exception("Storing reference images of %s failed", generation.pk)
         failed = generation_fail(

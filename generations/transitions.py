@@ -31,7 +31,11 @@ def generation_succeed(*, generation: Generation, stored: list[GeneratedImage], 
     with transaction.atomic():
         # Compare-and-set; the UPDATE also takes the row lock a refund expects first.
         won = Generation.objects.filter(pk=generation.pk, status=Status.RUNNING, attempts=attempt).update(
-            status=Status.SUCCEEDED, finished_at=now, provider_request_id=generation.provider_request_id
+            status=Status.SUCCEEDED,
+            finished_at=now,
+            provider_request_id=generation.provider_request_id,
+            provider_output=generation.provider_output,
+            token_usage=generation.token_usage,
         )
         if not won:
             # Race detected: the reaper or staff failed (and refunded) it, or a newer

@@ -5,6 +5,6 @@ from generations import api
 urlpatterns = [
     path("models", api.ModelListView.as_view(), name="api-models"),
     path("images/generations", api.ImageGenerationView.as_view(), name="api-image-generations"),
-    path("images/edits", api.ImageGenerationView.as_view(), name="api-image-edits"),
+    path("images/edits", api.ImageEditView.as_view(), name="api-image-edits"),
     path("generations/<str:generation_id>", api.GenerationDetailView.as_view(), name="api-generation-detail"),
 ]

@@ -218,6 +218,9 @@ LOCAL_PROVIDER_DELAY_SECONDS = float(env("LOCAL_PROVIDER_DELAY_SECONDS", "0"))
 PROVIDER_CONNECT_TIMEOUT_SECONDS = float(env("PROVIDER_CONNECT_TIMEOUT_SECONDS", "10"))
 # The longest a synchronous generation may take (the docs promise up to 800 s).
 GENERATION_TIMEOUT_SECONDS = envint("GENERATION_TIMEOUT_SECONDS", 800)
+# A streamed generation sends an SSE comment this often while it waits, so proxies with an
+# idle limit (often 100 s) never see a silent connection.
+STREAM_KEEPALIVE_SECONDS = float(env("STREAM_KEEPALIVE_SECONDS", "15"))
 # Generations still queued/running this long after creation are failed and refunded.
 GENERATION_STUCK_AFTER_SECONDS = envint("GENERATION_STUCK_AFTER_SECONDS", GENERATION_TIMEOUT_SECONDS + 300)
 MAX_PROMPT_LENGTH = envint("MAX_PROMPT_LENGTH", 32000)

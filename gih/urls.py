@@ -16,6 +16,7 @@ urlpatterns = [
     path("api/v1/", include("billing.urls")),
     path("api/v1/", include("generations.urls")),
     re_path(r"^api/", errors.api_not_found),
+    path("v1/", include("generations.urls_openai")),  # the OpenAI-exact face
     re_path(r"^v1(/|$)", errors.api_not_found),
     path("healthz", healthz),
     path("", include("billing.web_urls")),

@@ -7,7 +7,17 @@ is an error, never a silent fallback to fake images.
 
 from django.conf import settings
 
-from generations.providers.base import ImageProvider, ProviderError, ProviderRequest, ProviderResult, ReferenceImageData
+from generations.providers.base import (
+    OUTPUT_FORMATS,
+    ImageProvider,
+    PartialCallback,
+    PartialImage,
+    ProviderError,
+    ProviderRequest,
+    ProviderResult,
+    ReferenceImageData,
+    TokenUsage,
+)
 
 
 def _registry() -> dict[str, type[ImageProvider]]:
@@ -28,10 +38,14 @@ def provider_for(provider_name: str) -> ImageProvider:
 
 
 __all__ = [
+    "OUTPUT_FORMATS",
     "ImageProvider",
+    "PartialCallback",
+    "PartialImage",
     "ProviderError",
     "ProviderRequest",
     "ProviderResult",
     "ReferenceImageData",
+    "TokenUsage",
     "provider_for",
 ]

@@ -117,7 +117,7 @@ def test_it_pays_for_every_delivered_image_at_the_size_price(api, user, openai_s
     ("mode", "error_code", "upstream_text"),
     [
         ("http_500", "provider_unavailable", "The server had an error while processing your request."),
-        ("moderation_400", "provider_rejected", "Your request was rejected as a result of our safety system."),
+        ("moderation_400", "moderation_blocked", "Your request was rejected as a result of our safety system."),
         ("not_image", "invalid_output", "none usable"),
         ("bad_base64", "invalid_output", "invalid base64"),
         ("bad_json", "invalid_output", "malformed body"),

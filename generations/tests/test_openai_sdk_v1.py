@@ -76,7 +76,15 @@ def test_it_puts_the_hub_s_facts_in_headers_not_in_the_body(account, client):
     assert raw.headers["x-gih-generation-id"] == generation.pk
     assert raw.headers["x-gih-credits-charged"] == "1"
     assert raw.headers["x-gih-credits-balance"] == "99"
-    assert set(raw.http_response.json()) == {"created", "data", "background", "output_format", "quality", "size", "usage"}
+    assert set(raw.http_response.json()) == {
+        "created",
+        "data",
+        "background",
+        "output_format",
+        "quality",
+        "size",
+        "usage",
+    }
 
 
 def test_it_answers_a_stored_image_url_when_asked(client, live_server):
