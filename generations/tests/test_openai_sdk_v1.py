@@ -279,3 +279,19 @@ def test_it_refuses_a_content_policy_violation_as_400_moderation_blocked_and_ref
     assert caught.value.response.headers["x-should-retry"] == "false"
     assert len(openai_standin.requests) == 1  # the SDK did not retry it
     assert balance_get(user=user)["credits"] == 100
+
+
+def test_it_charges_once_when_the_sdk_times_out_and_retries(account, openai_standin):
+    user, raw_key, base_url = account
+    openai_standin.set_mode("ok", delay=3.0)  # the provider takes longer than the client waits
+    impatient = OpenAI(base_url=base_url, api_key=raw_key, timeout=2.0, max_retries=2)
+
+    raw = impatient.images.with_raw_response.generate(model="gpt-image-2", prompt="A slow sunrise", quality="low")
+
+    assert raw.retries_taken >= 1  # the first try timed out
+    assert _open(raw.parse().data[0].b64_json).size == (1024, 1024)
+    assert len(openai_standin.requests) == 1  # one provider call
+    generation = Generation.objects.get()  # one generation, joined by the retry
+    assert generation.credits_used == 1
+    assert balance_get(user=user)["credits"] == 99  # one charge
+    assert billing_audit() == []
