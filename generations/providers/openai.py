@@ -78,7 +78,7 @@ def _is_rejection(*texts: str) -> bool:
 
 def _rejection(text: str) -> ProviderError:
     """A content-policy refusal: the same request will be refused again, so never retried."""
-    return ProviderError(text, code="provider_rejected", permanent=True)
+    return ProviderError(text, code="moderation_blocked", permanent=True)
 
 
 def _stream_error(data: object) -> ProviderError:

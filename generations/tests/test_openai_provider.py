@@ -134,12 +134,12 @@ def test_it_reports_a_500_as_unavailable_and_does_not_retry_it(openai_standin):
     assert len(openai_standin.requests) == 1  # it may have generated (and billed) already
 
 
-def test_it_reports_a_moderation_block_as_a_permanent_rejection(openai_standin):
+def test_it_reports_a_moderation_block_as_a_permanent_moderation_blocked_failure(openai_standin):
     openai_standin.set_mode("moderation_400")
 
     error = _failure()
 
-    assert (error.code, error.permanent) == ("provider_rejected", True)
+    assert (error.code, error.permanent) == ("moderation_blocked", True)
     assert "safety system" in error.message
     assert len(openai_standin.requests) == 1
 

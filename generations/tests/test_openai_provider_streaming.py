@@ -134,14 +134,14 @@ def test_it_reports_an_error_event_as_a_retryable_provider_failure(openai_standi
     assert "server had an error" in caught.value.message
 
 
-def test_it_reports_a_moderation_error_event_as_a_permanent_rejection(openai_standin):
+def test_it_reports_a_moderation_error_event_as_moderation_blocked(openai_standin):
     openai_standin.set_mode("stream_moderation")
     partials = []
 
     with pytest.raises(ProviderError) as caught:
         OpenAIProvider().generate(_request(partial_images=1), on_partial=partials.append)
 
-    assert (caught.value.code, caught.value.permanent) == ("provider_rejected", True)
+    assert (caught.value.code, caught.value.permanent) == ("moderation_blocked", True)
     assert len(partials) == 1  # relayed before the refusal came
 
 
@@ -154,13 +154,13 @@ def test_it_reports_a_stream_that_ends_without_an_image(openai_standin):
     assert (caught.value.code, caught.value.permanent) == ("provider_unavailable", False)
 
 
-def test_it_reports_a_moderation_refusal_before_the_stream_as_a_permanent_rejection(openai_standin):
+def test_it_reports_a_moderation_refusal_before_the_stream_as_moderation_blocked(openai_standin):
     openai_standin.set_mode("moderation_400")
 
     with pytest.raises(ProviderError) as caught:
         _stream(_request(partial_images=2))
 
-    assert (caught.value.code, caught.value.permanent) == ("provider_rejected", True)
+    assert (caught.value.code, caught.value.permanent) == ("moderation_blocked", True)
 
 
 def test_it_times_out_a_stream_that_goes_silent(openai_standin):
