@@ -47,6 +47,8 @@ MODES = frozenset(
         "bad_base64",
         "bad_json",
         "url",  # `url` entries pointing at GET /_files/<W>x<H>.png instead of b64_json
+        "drop_mid_body",  # a 200 whose JSON body stops halfway (Content-Length promised the whole)
+        "stall_mid_body",  # a 200 that sends half its body, then waits `delay` seconds before the rest
         # Streamed requests only (JSON ones answer "ok"): after the partial images,
         "stream_error",  # an `error` event (server_error) instead of the completed ones
         "stream_moderation",  # an `error` event (moderation_blocked): the output was refused
@@ -282,7 +284,8 @@ class OpenAIStandin:
                 self._records.append(record)
 
         streamed = isinstance(params, dict) and params.get("stream") in (True, "true")
-        if behaviour.delay > 0 and not streamed:  # a stream spreads the delay over its events
+        # A stream spreads the delay over its events; a stalled body spends it halfway through.
+        if behaviour.delay > 0 and not streamed and behaviour.mode != "stall_mid_body":
             self._sleep(behaviour.delay)
         authorization = record.headers.get("authorization", "")
         if behaviour.mode == "unauthorized_401" or not hmac.compare_digest(
@@ -345,7 +348,18 @@ class OpenAIStandin:
         body = (
             json.dumps(images.meta(request, count)).encode()[:-1] + b', "data": [' + b", ".join([entry] * count) + b"]}"
         )
+        if mode in ("drop_mid_body", "stall_mid_body"):
+            return 200, "application/json", self._cut(body, stall=mode == "stall_mid_body"), [
+                ("Content-Length", str(len(body)))
+            ]
         return 200, "application/json", body, []
+
+    def _cut(self, body: bytes, *, stall: bool) -> Iterator[bytes]:
+        """Half the body, then the connection closes (drop) or waits `delay` seconds before the rest (stall)."""
+        yield body[: len(body) // 2]
+        if stall:
+            self._sleep(self.behaviour.delay)
+            yield body[len(body) // 2 :]
 
     def _file(self, path: str) -> tuple[int, str, bytes, list[tuple[str, str]]]:
         width, height = images.parse_size(path.removeprefix("/_files/").removesuffix(".png"))

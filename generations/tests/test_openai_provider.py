@@ -251,3 +251,29 @@ def test_it_reports_a_truncated_json_body_as_invalid_output(openai_standin):
 
     assert (error.code, error.permanent) == ("invalid_output", False)
     assert len(openai_standin.requests) == 1
+
+
+def test_it_reports_a_body_that_stops_halfway_as_unreachable_and_does_not_retry_it(openai_standin):
+    openai_standin.set_mode("drop_mid_body")
+
+    error = _failure()
+
+    assert (error.code, error.permanent) == ("provider_unreachable", False)
+    assert len(openai_standin.requests) == 1  # OpenAI ran it: a retry could bill twice
+
+
+def test_it_reports_a_body_that_stalls_halfway_as_a_timeout(openai_standin):
+    openai_standin.set_mode("stall_mid_body", delay=2.0)
+
+    error = _failure(_request(timeout_seconds=0.5))
+
+    assert (error.code, error.permanent) == ("provider_timeout", False)
+    assert len(openai_standin.requests) == 1
+
+
+def test_it_reads_a_body_that_pauses_less_than_the_timeout_in_full(openai_standin):
+    openai_standin.set_mode("stall_mid_body", delay=0.3)
+
+    result = OpenAIProvider().generate(_request(timeout_seconds=10.0))
+
+    assert len(result.images) == 2
