@@ -21,6 +21,14 @@ def fast_password_hashing():
 
 
 @pytest.fixture(autouse=True)
+def fresh_login_throttle():
+    """Log-in counts live in Redis and would outlast the test (and the run) that made them."""
+    from accounts.login_throttle import login_throttle_reset
+
+    login_throttle_reset()
+
+
+@pytest.fixture(autouse=True)
 def seeded_models(request):
     """Re-seed the model catalogue for every database test.
 

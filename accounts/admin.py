@@ -12,7 +12,11 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from accounts import keys, services
+from accounts.forms import AdminLoginForm
 from accounts.models import ApiKey, User
+
+# /admin/login/ counts attempts before checking passwords, like the account area's log-in.
+admin.site.login_form = AdminLoginForm
 
 
 class _LowercaseEmailMixin:

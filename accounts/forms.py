@@ -1,22 +1,21 @@
 """Forms of the account area: sign-up, throttled log-in, API keys and the playground."""
 
-import hashlib
 import math
-import time
 from datetime import UTC, datetime
 from datetime import time as clock_time
 
 from django import forms
 from django.conf import settings
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
-from django.core.cache import cache
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from accounts.login_throttle import login_attempt
 from accounts.models import User
 from accounts.selectors import user_email_taken
 from generations.models import ImageModel
@@ -58,40 +57,6 @@ class SignupForm(forms.Form):
         return cleaned
 
 
-class LoginThrottle:
-    """Failed log-ins per (email, client IP), counted in the cache over a fixed window.
-
-    The window opens at the first failure; after LOGIN_THROTTLE_ATTEMPTS failures every
-    attempt is refused until it closes, even with the right password, so guessing is
-    capped at that many tries per window. Keys are hashed: no email address in the cache.
-    """
-
-    def __init__(self, *, email: str, ip: str):
-        digest = hashlib.sha256(f"{email.strip().lower()}|{ip}".encode()).hexdigest()[:32]
-        self.count_key = f"login-failures:{digest}"
-        self.until_key = f"login-failures-until:{digest}"
-
-    def seconds_left(self) -> int:
-        """Seconds until log-in is allowed again, 0 if it is allowed now."""
-        if (cache.get(self.count_key) or 0) < settings.LOGIN_THROTTLE_ATTEMPTS:
-            return 0
-        until = cache.get(self.until_key)
-        return max(1, math.ceil(until - time.time())) if until else 0
-
-    def record_failure(self) -> None:
-        window = settings.LOGIN_THROTTLE_WINDOW_SECONDS
-        # add() only opens a window if none is open; incr() is atomic on Redis.
-        cache.add(self.until_key, time.time() + window, timeout=window)
-        cache.add(self.count_key, 0, timeout=window)
-        try:
-            cache.incr(self.count_key)
-        except ValueError:  # the window closed between add() and incr()
-            cache.add(self.count_key, 1, timeout=window)
-
-    def reset(self) -> None:
-        cache.delete_many([self.count_key, self.until_key])
-
-
 def throttle_message(seconds: int) -> str:
     minutes = max(1, math.ceil(seconds / 60))
     return ngettext(
@@ -101,34 +66,42 @@ def throttle_message(seconds: int) -> str:
     ) % {"minutes": minutes}
 
 
-class LoginForm(AuthenticationForm):
-    """Django's log-in form, refusing to even check the password while throttled."""
+class ThrottledLoginMixin:
+    """For Django's authentication forms: count the attempt (accounts.login_throttle), then check the password.
 
+    While throttled the password is not even checked, so the right one is refused too until the window closes.
+    """
+
+    def clean_username(self) -> str:
+        # Addresses are stored lower-cased (UserManager), so any spelling of one logs in.
+        return self.cleaned_data["username"].strip().lower()
+
+    def clean(self) -> dict:
+        email, password = self.cleaned_data.get("username"), self.cleaned_data.get("password")
+        if not (email and password and self.request):
+            return super().clean()
+        attempt = login_attempt(request=self.request, email=email)
+        if attempt.refused:
+            raise ValidationError(throttle_message(attempt.retry_after), code="throttled")
+        cleaned = super().clean()  # a wrong password raises here and the attempt stays counted
+        attempt.succeeded()
+        return cleaned
+
+    @property
+    def is_throttled(self) -> bool:
+        return self.has_error(NON_FIELD_ERRORS, code="throttled")
+
+
+class LoginForm(ThrottledLoginMixin, AuthenticationForm):
     username = forms.EmailField(label=_("Email address"), max_length=254, widget=forms.EmailInput(attrs=EMAIL_ATTRS))
     error_messages = {
         **AuthenticationForm.error_messages,
         "invalid_login": _("The email address or password is wrong."),
     }
 
-    def clean(self) -> dict:
-        email, password = self.cleaned_data.get("username"), self.cleaned_data.get("password")
-        if not (email and password):
-            return self.cleaned_data
-        throttle = LoginThrottle(email=email, ip=self.request.META.get("REMOTE_ADDR", "") if self.request else "")
-        seconds = throttle.seconds_left()
-        if seconds:
-            raise ValidationError(throttle_message(seconds), code="throttled")
-        try:
-            cleaned = super().clean()
-        except ValidationError:
-            throttle.record_failure()
-            raise
-        throttle.reset()
-        return cleaned
 
-    @property
-    def is_throttled(self) -> bool:
-        return self.has_error(NON_FIELD_ERRORS, code="throttled")
+class AdminLoginForm(ThrottledLoginMixin, AdminAuthenticationForm):
+    """The admin's log-in (admin.site.login_form), under the same throttle as the account area's."""
 
 
 # --- API keys -------------------------------------------------------------------

@@ -15,6 +15,10 @@ class UserManager(BaseUserManager):
         user.save(using=self._db)
         return user
 
+    def get_by_natural_key(self, username: str):
+        # Addresses are stored lower-cased, so every spelling of one finds its user (log-in, admin log-in).
+        return self.get(**{self.model.USERNAME_FIELD: username.strip().lower()})
+
     def create_user(self, email: str, password: str | None = None, **extra):
         extra.setdefault("is_staff", False)
         extra.setdefault("is_superuser", False)

@@ -153,8 +153,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Log-in attempts per window (accounts/login_throttle.py): per client address and email, and per address.
 LOGIN_THROTTLE_ATTEMPTS = envint("LOGIN_THROTTLE_ATTEMPTS", 5)
+LOGIN_THROTTLE_ADDRESS_ATTEMPTS = envint("LOGIN_THROTTLE_ADDRESS_ATTEMPTS", 50)
 LOGIN_THROTTLE_WINDOW_SECONDS = envint("LOGIN_THROTTLE_WINDOW_SECONDS", 300)
+# Where the counts live: Redis, shared by every process (falls back to per-process memory while it is down).
+LOGIN_THROTTLE_STORAGE_URL = env("LOGIN_THROTTLE_STORAGE_URL", REDIS_URL or "memory://")
 
 # --- Static and media -----------------------------------------------------
 
