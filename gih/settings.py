@@ -68,6 +68,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Before SecurityMiddleware, so a plain-HTTP API call is refused rather than redirected.
+    "gih.https.ApiHttpsOnlyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "gih.errors.ApiErrorMiddleware",
@@ -106,7 +108,12 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------
 
+# Local state of this checkout/host: SQLite, local media, the filesystem broker, beat's schedule file.
 VAR_DIR = Path(env("GIH_VAR_DIR", str(BASE_DIR / "var")))
+try:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+except OSError:  # a read-only image that keeps all its state in Postgres, Redis and S3
+    pass
 DATABASE_URL = env("DATABASE_URL")
 if DATABASE_URL:
     _db = dj_database_url.parse(DATABASE_URL, conn_max_age=0)
@@ -121,7 +128,6 @@ if DATABASE_URL:
         }
     DATABASES = {"default": _db}
 else:
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
@@ -163,7 +169,8 @@ LOGIN_THROTTLE_STORAGE_URL = env("LOGIN_THROTTLE_STORAGE_URL", REDIS_URL or "mem
 # --- Static and media -----------------------------------------------------
 
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Filled by `collectstatic` (the Procfile's release step); WhiteNoise serves it.
+STATIC_ROOT = Path(env("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = env("MEDIA_URL", "/media/")
 MEDIA_ROOT = Path(env("MEDIA_ROOT", str(VAR_DIR / "media")))
@@ -293,6 +300,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(_queue_dir / "control"),
         "store_processed": False,
     }
+# Beat's record of last runs: per checkout/host (GIH_VAR_DIR), not a /tmp file that several checkouts share.
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "expire-credit-batches": {"task": "billing.tasks.expire_credit_batches", "schedule": 60.0},
     "reap-stuck-generations": {"task": "generations.tasks.reap_stuck_generations", "schedule": 60.0},
@@ -350,7 +359,9 @@ TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", 0)
 # Or: addresses/CIDRs of our proxies; hops from these are skipped when finding the client.
 TRUSTED_PROXIES = envlist("TRUSTED_PROXIES")
 SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", not DEBUG)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# API paths are never redirected (gih/https.py refuses plain HTTP there instead); probes are served as they come.
+SECURE_REDIRECT_EXEMPT = [r"^api/", r"^api$", r"^v1/", r"^v1$", r"^healthz$", r"^readyz$", r"^metrics$"]
+API_REQUIRE_HTTPS = envbool("API_REQUIRE_HTTPS", not DEBUG)
 SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", not DEBUG)
 CSRF_COOKIE_SECURE = envbool("CSRF_COOKIE_SECURE", not DEBUG)
 SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
