@@ -1,15 +1,17 @@
 """Staff views of users and API keys.
 
 Key digests are never shown. A key made here goes through `api_key_create`, and its
-raw value is shown once, in a message on the next page (the message travels in the
-signed messages cookie, never in the database).
+raw value is shown once, in the response to the add form itself, like the account area
+does: never redirected, so it is in no messages cookie, session, cache or database row.
 """
 
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.db.models import Count, Q, QuerySet
+from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 
 from accounts import keys, services
 from accounts.forms import AdminLoginForm
@@ -143,9 +145,23 @@ class ApiKeyAdmin(admin.ModelAdmin):
             setattr(obj, field.attname, getattr(issued.api_key, field.attname))
         obj._state.adding = False
         obj._state.db = issued.api_key._state.db
-        messages.warning(
-            request, f"The new API key is {issued.raw_key} — copy it now: it is not stored and will not be shown again."
-        )
+        obj._raw_key = issued.raw_key  # for response_add only; never saved
+
+    def response_add(self, request, obj: ApiKey, post_url_continue=None):
+        """The page that shows the new key once (instead of the usual redirect with a message)."""
+        raw_key = getattr(obj, "_raw_key", None)
+        if raw_key is None:
+            return super().response_add(request, obj, post_url_continue)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "New API key",
+            "opts": self.opts,
+            "key": obj,
+            "raw_key": raw_key,
+        }
+        response = TemplateResponse(request, "admin/accounts/apikey/created.html", context)
+        add_never_cache_headers(response)
+        return response
 
     @admin.action(description="Revoke selected keys", permissions=["change"])
     def revoke_selected(self, request, queryset: QuerySet[ApiKey]) -> None:

@@ -5,12 +5,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 
+from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 from django.utils import timezone
 
 from accounts import keys
 from accounts.models import ApiKey, User
 from accounts.selectors import api_key_by_prefix
+from accounts.staff import support_staff_group_ensure
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -29,13 +31,19 @@ def user_create(
     is_staff: bool = False,
     language: str = "",
 ) -> User:
-    """Create a user and their credit account in one transaction."""
+    """Create a user and their credit account in one transaction.
+
+    A staff user joins the "Support staff" group (accounts/staff.py): an admin login without any permission
+    would see nothing at all.
+    """
     from billing.services import credit_account_set_type
 
     with transaction.atomic():
         user = User.objects.create_user(email=email, password=password, is_staff=is_staff, language=language)
         if account_type:
             credit_account_set_type(user=user, account_type=account_type)
+        if is_staff:
+            user.groups.add(support_staff_group_ensure(group_model=Group, permission_model=Permission))
     return user
 
 

@@ -2,6 +2,8 @@
 
 Batches and ledger rows are read-only here, for everyone: the only way to move
 credits is the Grant and Adjust tools on an account's page, which call the services.
+Each tool needs its own permission (billing.grant_credits, billing.adjust_credits):
+"change credit account" only sets the account type.
 """
 
 from collections.abc import Callable
@@ -19,7 +21,13 @@ from django.utils.html import format_html
 
 from billing.models import CreditAccount, CreditBatch, LedgerEntry
 from billing.selectors import balance_get
-from billing.services import InsufficientCredits, credit_account_set_type, credits_adjust, credits_grant
+from billing.services import (
+    MAX_CREDITS_PER_MOVEMENT,
+    InsufficientCredits,
+    credit_account_set_type,
+    credits_adjust,
+    credits_grant,
+)
 
 # Sources the grant form does not offer: adjustments come only from the Adjust tool (which
 # requires a reason); the others only from their own flows (billing.services).
@@ -29,7 +37,7 @@ STAFF_ONLY_SOURCES = frozenset(
 
 
 class GrantCreditsForm(forms.Form):
-    amount = forms.IntegerField(min_value=1, help_text="Credits in the new batch.")
+    amount = forms.IntegerField(min_value=1, max_value=MAX_CREDITS_PER_MOVEMENT, help_text="Credits in the new batch.")
     expires_at = forms.SplitDateTimeField(
         required=False, widget=AdminSplitDateTime, help_text="UTC. Leave empty for credits that never expire."
     )
@@ -42,6 +50,8 @@ class GrantCreditsForm(forms.Form):
 
 class AdjustCreditsForm(forms.Form):
     amount = forms.IntegerField(
+        min_value=-MAX_CREDITS_PER_MOVEMENT,
+        max_value=MAX_CREDITS_PER_MOVEMENT,
         help_text="Signed. Positive adds a new batch; negative takes from usable batches, soonest-expiring first."
     )
     reason = forms.CharField(max_length=500, help_text="Required; kept on the ledger rows.")
@@ -119,12 +129,14 @@ class CreditAccountAdmin(admin.ModelAdmin):
 
     def grant_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         return self._credit_tool_view(
-            request, object_id, form_class=GrantCreditsForm, title="Grant credits", perform=_grant
+            request, object_id, form_class=GrantCreditsForm, title="Grant credits", perform=_grant,
+            permission="billing.grant_credits",
         )
 
     def adjust_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         return self._credit_tool_view(
-            request, object_id, form_class=AdjustCreditsForm, title="Adjust credits", perform=_adjust
+            request, object_id, form_class=AdjustCreditsForm, title="Adjust credits", perform=_adjust,
+            permission="billing.adjust_credits",
         )
 
     def _credit_tool_view(
@@ -135,12 +147,13 @@ class CreditAccountAdmin(admin.ModelAdmin):
         form_class: type[forms.Form],
         title: str,
         perform: Callable[..., str],
+        permission: str,
     ) -> HttpResponse:
+        if not request.user.has_perm(permission):
+            raise PermissionDenied
         account = self.get_object(request, unquote(object_id))
         if account is None:
             raise Http404("No such credit account.")
-        if not self.has_change_permission(request, account):
-            raise PermissionDenied
         form = form_class(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:

@@ -27,6 +27,13 @@ class CreditAccount(models.Model):
     account_type = models.CharField(max_length=20, choices=AccountType.choices, default=AccountType.FREE)
     created_at = models.DateTimeField(default=timezone.now)
 
+    class Meta:
+        # Moving money is its own right, apart from "change credit account" (which only sets the account type).
+        permissions = [
+            ("grant_credits", "Can grant credits (new batches)"),
+            ("adjust_credits", "Can adjust credits (signed corrections)"),
+        ]
+
     def __str__(self) -> str:
         return f"{self.user} ({self.account_type})"
 

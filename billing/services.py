@@ -37,6 +37,10 @@ from billing.models import (
 )
 from billing.selectors import usable_batches
 
+# The most credits one grant or adjustment may move: far above any real purchase, far below the database's
+# integer columns, so a typo (an extra zero or three) is refused with a message instead of failing in SQL.
+MAX_CREDITS_PER_MOVEMENT = 1_000_000_000
+
 
 class InsufficientCredits(Exception):
     def __init__(self, needed: int, available: int):
@@ -96,6 +100,11 @@ def credit_account_set_type(*, user, account_type: str) -> CreditAccount:
     return account
 
 
+def _check_size(amount: int) -> None:
+    if abs(amount) > MAX_CREDITS_PER_MOVEMENT:
+        raise ValueError(f"At most {MAX_CREDITS_PER_MOVEMENT:,} credits can be moved at once.")
+
+
 def credits_grant(
     *,
     user,
@@ -108,6 +117,7 @@ def credits_grant(
     """Add a new batch of `amount` credits (optionally expiring) with its grant row."""
     if amount <= 0:
         raise ValueError("A grant must be a positive number of credits.")
+    _check_size(amount)
     now = timezone.now()
     if expires_at is not None and expires_at <= now:
         raise ValueError("A grant's expiry must be in the future.")
@@ -132,6 +142,7 @@ def credits_adjust(*, user, amount: int, actor, note: str, expires_at: datetime 
     """
     if amount == 0:
         raise ValueError("An adjustment must not be zero.")
+    _check_size(amount)
     if not note.strip():
         raise ValueError("An adjustment needs a reason.")
     now = timezone.now()

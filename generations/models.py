@@ -182,6 +182,8 @@ class Generation(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["user", "-created_at"])]
+        # The admin's "Fail and refund" moves money: its own right, not implied by viewing generations.
+        permissions = [("fail_generation", "Can fail and refund unfinished generations")]
         constraints = [
             models.UniqueConstraint(
                 fields=["user", "idempotency_key"],

@@ -93,10 +93,11 @@ def test_it_grants_credits_that_never_expire_when_no_expiry_is_given(staff_clien
     ("form", "error"),
     [
         ({"amount": "0", "source": "grant"}, "greater than or equal to 1"),
+        ({"amount": "3000000000", "source": "grant"}, "less than or equal to 1000000000"),
         ({"amount": "5", "source": "adjustment"}, "Select a valid choice"),
         ({"amount": "5", "source": "grant", "expires_at_0": "2001-01-01", "expires_at_1": "00:00:00"}, "in the future"),
     ],
-    ids=["zero", "adjustment-source", "expiry-in-the-past"],
+    ids=["zero", "too-many", "adjustment-source", "expiry-in-the-past"],
 )
 def test_it_shows_the_form_again_for_a_bad_grant_and_writes_nothing(staff_client, user, form, error):
     ledger_rows = LedgerEntry.objects.count()
@@ -128,8 +129,9 @@ def test_it_adjusts_down_and_up_recording_the_staff_member_and_reason(staff_clie
         ({"amount": "5", "reason": ""}, "This field is required"),
         ({"amount": "0", "reason": "Oops"}, "must not be zero"),
         ({"amount": "-101", "reason": "Chargeback"}, "101 needed, 100 available"),
+        ({"amount": "-3000000000", "reason": "Typo"}, "greater than or equal to -1000000000"),
     ],
-    ids=["no-reason", "zero", "more-than-the-balance"],
+    ids=["no-reason", "zero", "more-than-the-balance", "too-many"],
 )
 def test_it_shows_the_form_again_for_a_bad_adjustment_and_writes_nothing(staff_client, user, form, error):
     ledger_rows = LedgerEntry.objects.count()
@@ -148,17 +150,41 @@ def test_it_changes_the_account_type(staff_client, user):
     assert CreditAccount.objects.get(pk=user.pk).account_type == "ENTERPRISE"
 
 
-def test_it_forbids_the_credit_tools_to_staff_without_the_change_permission(user):
+def clerk_with(*codenames: str) -> Client:
     clerk = User.objects.create_user(email="clerk@example.com", password="pw-Secret-123", is_staff=True)
-    clerk.user_permissions.add(Permission.objects.get(codename="view_creditaccount"))
+    clerk.user_permissions.add(*Permission.objects.filter(content_type__app_label="billing", codename__in=codenames))
     client = Client()
     client.force_login(clerk)
+    return client
 
+
+def test_it_forbids_the_credit_tools_to_staff_who_may_only_view_or_change_the_account(user):
+    client = clerk_with("view_creditaccount", "change_creditaccount")
+
+    page = client.get(url("creditaccount_change", user.pk))
     grant = client.post(url("creditaccount_grant", user.pk), {"amount": "1000", "source": "grant"})
     adjust = client.post(url("creditaccount_adjust", user.pk), {"amount": "1000", "reason": "Me"})
 
+    assert page.status_code == 200
+    assert url("creditaccount_grant", user.pk) not in page.text
+    assert url("creditaccount_adjust", user.pk) not in page.text
     assert (grant.status_code, adjust.status_code) == (403, 403)
     assert balance_get(user=user)["credits"] == 100
+    assert not LedgerEntry.objects.filter(kind__in=["adjust"]).exists()
+
+
+def test_it_lets_staff_grant_but_not_adjust_with_only_the_grant_permission(user):
+    client = clerk_with("view_creditaccount", "grant_credits")
+
+    page = client.get(url("creditaccount_change", user.pk))
+    grant = client.post(url("creditaccount_grant", user.pk), {"amount": "7", "source": "grant"})
+    adjust = client.post(url("creditaccount_adjust", user.pk), {"amount": "-50", "reason": "Me"})
+
+    assert url("creditaccount_grant", user.pk) in page.text
+    assert url("creditaccount_adjust", user.pk) not in page.text
+    assert (grant.status_code, adjust.status_code) == (302, 403)
+    assert balance_get(user=user)["credits"] == 107
+    assert LedgerEntry.objects.filter(account_id=user.pk).latest("id").actor.email == "clerk@example.com"
 
 
 @pytest.mark.parametrize("model", ["ledgerentry", "creditbatch"])

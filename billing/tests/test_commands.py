@@ -20,19 +20,25 @@ from billing.tests.factories import frozen_clock
 pytestmark = pytest.mark.django_db
 
 
-def grant(*args: str) -> str:
+@pytest.fixture(autouse=True)
+def support(make_user):
+    return make_user("support@example.com", is_staff=True)
+
+
+def grant(*args: str, actor: str | None = "support@example.com") -> str:
     out = StringIO()
-    call_command("grant_credits", *args, stdout=out)
+    call_command("grant_credits", *args, *(["--actor", actor] if actor else []), stdout=out)
     return out.getvalue()
 
 
-def test_it_grants_credits_that_never_expire_and_prints_the_new_balance(user):
+def test_it_grants_credits_that_never_expire_recording_the_actor_and_prints_the_new_balance(user, support):
     output = grant("alice@example.com", "25")
 
     batch = CreditBatch.objects.filter(account_id=user.pk).latest("id")
     assert (batch.amount, batch.remaining, batch.expires_at, batch.source) == (25, 25, None, "grant")
-    assert LedgerEntry.objects.get(batch=batch).kind == "grant"
-    assert f"Granted 25 credits to alice@example.com (batch {batch.pk}, never expires)" in output
+    entry = LedgerEntry.objects.get(batch=batch)
+    assert (entry.kind, entry.actor, batch.granted_by) == ("grant", support, support)
+    assert f"Granted 25 credits to alice@example.com by support@example.com (batch {batch.pk}, never expires)" in output
     assert "Balance is now 125 credits." in output
 
 
@@ -56,14 +62,35 @@ def test_it_grants_expiring_credits_with_a_note(user):
         (["alice@example.com", "-3"], "'-3' is not a positive whole number"),
         (["alice@example.com", "ten"], "'ten' is not a whole number"),
         (["alice@example.com", "10", "--expires-in-days", "0"], "'0' is not a positive whole number"),
+        (["alice@example.com", "3000000000"], "'3000000000' is more than 1,000,000,000 credits"),
+        (["alice@example.com", "10", "--expires-in-days", "99999999999"], "more than 100 years"),
     ],
-    ids=["unknown-email", "zero", "negative", "not-a-number", "zero-days"],
+    ids=["unknown-email", "zero", "negative", "not-a-number", "zero-days", "too-many", "too-far"],
 )
 def test_it_rejects_bad_grants_with_a_clear_error_and_writes_nothing(user, args, message):
     ledger_rows = LedgerEntry.objects.count()
 
     with pytest.raises(CommandError, match=message):
         grant(*args)
+
+    assert LedgerEntry.objects.count() == ledger_rows
+    assert balance_get(user=user)["credits"] == 100
+
+
+@pytest.mark.parametrize(
+    ("actor", "message"),
+    [
+        (None, "the following arguments are required: --actor"),
+        ("alice@example.com", "'alice@example.com' is not an active staff user"),
+        ("ghost@example.com", "'ghost@example.com' is not an active staff user"),
+    ],
+    ids=["missing", "not-staff", "unknown"],
+)
+def test_it_refuses_a_grant_without_a_staff_actor(user, actor, message):
+    ledger_rows = LedgerEntry.objects.count()
+
+    with pytest.raises(CommandError, match=message):
+        grant("alice@example.com", "10", actor=actor)
 
     assert LedgerEntry.objects.count() == ledger_rows
     assert balance_get(user=user)["credits"] == 100

@@ -14,7 +14,11 @@ class Command(BaseCommand):
         parser.add_argument("email")
         parser.add_argument("--password", help="Initial password (omit to create the user without one).")
         parser.add_argument("--account-type", choices=AccountType.values, help="Credit account type (default FREE).")
-        parser.add_argument("--staff", action="store_true", help="Let the user sign in to the admin.")
+        parser.add_argument(
+            "--staff",
+            action="store_true",
+            help="Let the user sign in to the admin as support staff (the 'Support staff' group).",
+        )
 
     def handle(self, *args, email: str, password: str | None, account_type: str | None, staff: bool, **options):
         try:
@@ -26,7 +30,7 @@ class Command(BaseCommand):
         except IntegrityError as exc:
             # Emails are stored lower-cased, so this also catches a different spelling of the same address.
             raise CommandError(f"A user with the email address {email.lower()} already exists.") from exc
-        details = ["staff" if staff else "customer", account_type or AccountType.FREE.value]
+        details = ["staff, Support staff group" if staff else "customer", account_type or AccountType.FREE.value]
         if not user.has_usable_password():
             details.append("no password")
         self.stdout.write(f"Created user {user.email} ({', '.join(details)}).")

@@ -1,0 +1,40 @@
+"""The "Support staff" group: what `create_user --staff` gives a new admin login.
+
+Support staff answer customers: they look up users, keys, credits and generations, grant goodwill credits,
+revoke a leaked key and fail-and-refund a stuck generation. Signed corrections of balances (adjust), account types,
+prices, models and users' own records stay with superusers or a group an administrator builds on purpose.
+Every movement they make is recorded with them as its actor on the ledger.
+
+The group is created by a data migration (accounts.0003) and re-created with these permissions if it is missing
+(user_create); once it exists, administrators may change its permissions in the admin and those are kept.
+"""
+
+SUPPORT_STAFF_GROUP = "Support staff"
+
+SUPPORT_STAFF_PERMISSIONS = (
+    "accounts.view_user",
+    "accounts.view_apikey",
+    "accounts.change_apikey",  # revoke a leaked key; a key's name is its only other editable field
+    "billing.view_creditaccount",
+    "billing.view_creditbatch",
+    "billing.view_ledgerentry",
+    "billing.grant_credits",
+    "generations.view_generation",
+    "generations.view_generatedimage",
+    "generations.view_imagemodel",
+    "generations.view_modelprice",
+    "generations.fail_generation",
+)
+
+
+def support_staff_group_ensure(*, group_model, permission_model):
+    """The group, created with SUPPORT_STAFF_PERMISSIONS if missing. Models are passed in for migrations' sake."""
+    group, created = group_model.objects.get_or_create(name=SUPPORT_STAFF_GROUP)
+    if created:
+        wanted = [name.split(".") for name in SUPPORT_STAFF_PERMISSIONS]
+        permissions = [
+            permission_model.objects.get(content_type__app_label=app_label, codename=codename)
+            for app_label, codename in wanted
+        ]
+        group.permissions.set(permissions)
+    return group
