@@ -42,10 +42,17 @@ KEY_PREFIX = "gih-login"
 REDIS_RETRY_AFTER_SECONDS = 10
 REDIS_TIMEOUT_SECONDS = 1
 
-_memory = FixedWindowRateLimiter(MemoryStorage())
 _limiters: dict[str, FixedWindowRateLimiter] = {}
 _lock = threading.Lock()
 _redis_down_until = 0.0
+
+
+def _memory() -> FixedWindowRateLimiter:
+    """This process's fallback counter (made on first use: MemoryStorage starts a timer thread)."""
+    with _lock:
+        if "fallback" not in _limiters:
+            _limiters["fallback"] = FixedWindowRateLimiter(MemoryStorage())
+        return _limiters["fallback"]
 
 
 def _shared_limiter() -> FixedWindowRateLimiter:
@@ -102,16 +109,17 @@ def _succeed(limiter: FixedWindowRateLimiter, attempt: LoginAttempt) -> None:
 def _call(work, limiter: FixedWindowRateLimiter | None = None):
     """Run work(limiter) on the shared storage, or on this process's memory while Redis is unreachable."""
     global _redis_down_until
+    fallback = _memory()
     if limiter is None:
-        limiter = _memory if time.monotonic() < _redis_down_until else _shared_limiter()
-    if limiter is _memory:
+        limiter = fallback if time.monotonic() < _redis_down_until else _shared_limiter()
+    if limiter is fallback:
         return limiter, work(limiter)
     try:
         return limiter, work(limiter)
     except Exception as exc:  # redis.RedisError, OSError: whatever the storage raises
         logger.warning("Login throttle storage unavailable, counting in memory for now: %s", exc)
         _redis_down_until = time.monotonic() + REDIS_RETRY_AFTER_SECONDS
-        return _memory, work(_memory)
+        return fallback, work(fallback)
 
 
 def _retry_after(limiter: FixedWindowRateLimiter, item: RateLimitItemPerSecond, key: str) -> int:
@@ -141,7 +149,7 @@ def login_throttle_reset() -> None:
     """Forget every count and any remembered Redis outage (tests; or staff after a false alarm)."""
     global _redis_down_until
     _redis_down_until = 0.0
-    _memory.storage.reset()
+    _memory().storage.reset()
     try:
         _shared_limiter().storage.reset()
     except Exception as exc:
