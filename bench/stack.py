@@ -275,6 +275,7 @@ def hub_env(*, s3_port: int, standin_port: int, standin_key: str) -> dict:
         SECRET_KEY=_random_secret(),
         ALLOWED_HOSTS="127.0.0.1,localhost",
         SECURE_SSL_REDIRECT="false",
+        API_REQUIRE_HTTPS="false",  # plain HTTP on loopback: no TLS proxy in front of the bench
         BEHIND_TLS_PROXY="false",
         SESSION_COOKIE_SECURE="false",
         CSRF_COOKIE_SECURE="false",
