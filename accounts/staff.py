@@ -5,7 +5,7 @@ revoke a leaked key and fail-and-refund a stuck generation. Signed corrections o
 prices, models and users' own records stay with superusers or a group an administrator builds on purpose.
 Every movement they make is recorded with them as its actor on the ledger.
 
-The group is created by a data migration (accounts.0003) and re-created with these permissions if it is missing
+The group is created by a data migration (accounts.0004) and re-created with these permissions if it is missing
 (user_create); once it exists, administrators may change its permissions in the admin and those are kept.
 """
 

@@ -68,7 +68,7 @@ def test_it_keeps_support_staff_to_least_privilege(support_client, user):
 
 
 def test_its_migration_creates_the_group_with_the_support_permissions(db):
-    migration = __import__("importlib").import_module("accounts.migrations.0003_support_staff_group")
+    migration = __import__("importlib").import_module("accounts.migrations.0004_support_staff_group")
     Group.objects.filter(name=SUPPORT_STAFF_GROUP).delete()
 
     migration.create_support_staff_group(apps, None)

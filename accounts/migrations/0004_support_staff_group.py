@@ -24,7 +24,7 @@ def remove_support_staff_group(apps, schema_editor) -> None:
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0002_lowercase_emails"),
+        ("accounts", "0003_lowercase_emails"),
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),
         ("billing", "0003_creditaccount_money_permissions"),
