@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 
-from django.contrib.auth.models import Group, Permission
+from django.apps import apps as django_apps
 from django.db import transaction
 from django.utils import timezone
 
@@ -43,7 +43,7 @@ def user_create(
         if account_type:
             credit_account_set_type(user=user, account_type=account_type)
         if is_staff:
-            user.groups.add(support_staff_group_ensure(group_model=Group, permission_model=Permission))
+            user.groups.add(support_staff_group_ensure(apps=django_apps))
     return user
 
 

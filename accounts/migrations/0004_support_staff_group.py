@@ -1,21 +1,12 @@
 """The "Support staff" group and its permissions (accounts/staff.py), for `create_user --staff`."""
 
-from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
 from accounts.staff import SUPPORT_STAFF_GROUP, support_staff_group_ensure
 
 
 def create_support_staff_group(apps, schema_editor) -> None:
-    # Permissions are normally created after all migrations ran (post_migrate); the group needs them now.
-    for app_label in ("accounts", "billing", "generations"):
-        app_config = apps.get_app_config(app_label)
-        app_config.models_module = True
-        create_permissions(app_config, apps=apps, verbosity=0)
-        app_config.models_module = None
-    support_staff_group_ensure(
-        group_model=apps.get_model("auth", "Group"), permission_model=apps.get_model("auth", "Permission")
-    )
+    support_staff_group_ensure(apps=apps)
 
 
 def remove_support_staff_group(apps, schema_editor) -> None:
