@@ -32,7 +32,12 @@ from billing.services import (
 # Sources the grant form does not offer: adjustments come only from the Adjust tool (which
 # requires a reason); the others only from their own flows (billing.services).
 STAFF_ONLY_SOURCES = frozenset(
-    {CreditBatch.Source.ADJUSTMENT, CreditBatch.Source.SIGNUP_BONUS, CreditBatch.Source.REDEMPTION}
+    {
+        CreditBatch.Source.ADJUSTMENT,
+        CreditBatch.Source.SIGNUP_BONUS,
+        CreditBatch.Source.REDEMPTION,
+        CreditBatch.Source.REFUND,
+    }
 )
 
 

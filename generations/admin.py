@@ -127,7 +127,11 @@ class GenerationAdmin(admin.ModelAdmin):
         first = next(iter(generation.images.all()), None)
         return _thumbnail(first, 48) if first else "-"
 
-    @admin.action(description="Fail and refund selected unfinished generations")
+    def has_fail_permission(self, request) -> bool:
+        """The action moves money: it needs generations.fail_generation, not just the right to look."""
+        return request.user.has_perm("generations.fail_generation")
+
+    @admin.action(description="Fail and refund selected unfinished generations", permissions=["fail"])
     def fail_and_refund(self, request, queryset):
         failed = 0
         for generation_id in queryset.exclude(status__in=Generation.TERMINAL).values_list("pk", flat=True):

@@ -95,9 +95,10 @@ def test_it_grants_credits_that_never_expire_when_no_expiry_is_given(staff_clien
         ({"amount": "0", "source": "grant"}, "greater than or equal to 1"),
         ({"amount": "3000000000", "source": "grant"}, "less than or equal to 1000000000"),
         ({"amount": "5", "source": "adjustment"}, "Select a valid choice"),
+        ({"amount": "5", "source": "refund"}, "Select a valid choice"),
         ({"amount": "5", "source": "grant", "expires_at_0": "2001-01-01", "expires_at_1": "00:00:00"}, "in the future"),
     ],
-    ids=["zero", "too-many", "adjustment-source", "expiry-in-the-past"],
+    ids=["zero", "too-many", "adjustment-source", "refund-source", "expiry-in-the-past"],
 )
 def test_it_shows_the_form_again_for_a_bad_grant_and_writes_nothing(staff_client, user, form, error):
     ledger_rows = LedgerEntry.objects.count()

@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('billing', '0002_ledger_append_only_trigger'),
+        ('billing', '0005_credit_account_for_every_user'),
     ]
 
     operations = [
