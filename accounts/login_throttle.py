@@ -20,21 +20,23 @@ throttle stays on memory for REDIS_RETRY_AFTER_SECONDS rather than paying a conn
 Identifiers are hashed: no email address or IP is stored in Redis.
 """
 
+from __future__ import annotations
+
 import hashlib
 import logging
 import threading
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.http import HttpRequest
-from limits import RateLimitItemPerSecond
-from limits.storage import MemoryStorage, RedisStorage, Storage, storage_from_string
-from limits.strategies import FixedWindowRateLimiter
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from gih.client_ip import client_ip
+
+if TYPE_CHECKING:
+    from limits import RateLimitItemPerSecond
+    from limits.strategies import FixedWindowRateLimiter
 
 logger = logging.getLogger(__name__)
 
@@ -47,8 +49,15 @@ _lock = threading.Lock()
 _redis_down_until = 0.0
 
 
+# `limits` (with asyncio and its helpers) is imported on the first log-in, not by every process that loads the
+# URLconf (the admin imports the log-in form): API processes and management commands start without it.
+
+
 def _memory() -> FixedWindowRateLimiter:
     """This process's fallback counter (made on first use: MemoryStorage starts a timer thread)."""
+    from limits.storage import MemoryStorage
+    from limits.strategies import FixedWindowRateLimiter
+
     with _lock:
         if "fallback" not in _limiters:
             _limiters["fallback"] = FixedWindowRateLimiter(MemoryStorage())
@@ -57,6 +66,11 @@ def _memory() -> FixedWindowRateLimiter:
 
 def _shared_limiter() -> FixedWindowRateLimiter:
     """The limiter on LOGIN_THROTTLE_STORAGE_URL, one per URL and process (its connection pool is shared)."""
+    from limits.storage import RedisStorage, Storage, storage_from_string
+    from limits.strategies import FixedWindowRateLimiter
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
     url = settings.LOGIN_THROTTLE_STORAGE_URL
     with _lock:
         if url not in _limiters:
@@ -129,6 +143,8 @@ def _retry_after(limiter: FixedWindowRateLimiter, item: RateLimitItemPerSecond, 
 
 def login_attempt(*, request: HttpRequest, email: str) -> LoginAttempt:
     """Count one log-in attempt for this client address and email, before the password is checked."""
+    from limits import RateLimitItemPerSecond
+
     window = settings.LOGIN_THROTTLE_WINDOW_SECONDS
     ip = client_ip(request)
     pair = (RateLimitItemPerSecond(settings.LOGIN_THROTTLE_ATTEMPTS, window), _digest("pair", ip, email.lower()))
