@@ -19,7 +19,7 @@ class Migration(migrations.Migration):
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),
         ("billing", "0006_creditaccount_money_permissions"),
-        ("generations", "0005_generation_fail_permission"),
+        ("generations", "0006_generation_fail_permission"),
     ]
 
     operations = [migrations.RunPython(create_support_staff_group, remove_support_staff_group)]

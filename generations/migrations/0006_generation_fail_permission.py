@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('generations', '0004_generation_provider_request_id_and_more'),
+        ('generations', '0005_openai_face'),
     ]
 
     operations = [
