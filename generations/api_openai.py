@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 from billing.selectors import balance_get, balance_summary
 from generations import openai_shapes, selectors
 from generations.api import mask_file, reference_files, request_fields, sdk_retry_count, stream_response
+from generations.catalogue import catalogue
 from generations.failures import FailureCode, is_retryable, public_failure_reason
 from generations.files import output_load
 from generations.models import Generation
@@ -41,7 +42,7 @@ class ModelDetailView(APIView):
     permission_classes = [AllowAny]
 
     def get(self, request, model_id: str):
-        model = next((model for model in selectors.enabled_models() if model.id == model_id), None)
+        model = catalogue().enabled_model(model_id)
         if model is None:
             raise NotFound(f"The model '{model_id}' does not exist.", code="model_not_found", param="model")
         return Response(openai_shapes.openai_model(model))
