@@ -252,6 +252,12 @@ CELERY_TIMEZONE = "UTC"
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# After a broker reconnect with tasks in flight, Celery cuts the prefetch count "to avoid
+# over-fetching" and restores it as tasks finish. With the gevent pool it computes the cap
+# from the greenlets *running* (not the pool size), so it settles at ~1; and the gevent
+# pool's loop sends acknowledgements only between 2 s broker waits, so the worker took one
+# job every 2 s until restarted (generations/tests/test_fault_redis.py). Off: it keeps its full prefetch.
+CELERY_WORKER_ENABLE_PREFETCH_COUNT_REDUCTION = False
 # Past the provider's own timeout, the soft limit interrupts a task that is still stuck
 # (recorded as a `timeout` failure and refunded); the hard limit kills it a grace later.
 # Celery's gevent pool (the Procfile's) has only the hard limit: the reaper then fails
