@@ -10,6 +10,11 @@ those waits pin no Postgres connection.
 
 import os
 
+from gih.gunicorn_errors import install as install_json_error_pages
+
+# Requests gunicorn itself refuses (malformed HTTP, over-long headers) answer in the API's JSON envelope.
+install_json_error_pages()
+
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"  # noqa: S104 (behind the platform's proxy)
 worker_class = "gevent"
 workers = int(os.environ.get("WEB_CONCURRENCY", os.cpu_count() or 2))

@@ -3,7 +3,7 @@
 from django.db import connection
 from django.http import StreamingHttpResponse
 from django.urls import reverse
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -18,6 +18,7 @@ from generations.services import GenerationOutcome, failed_message, generation_a
 from generations.streaming import StreamShape, generation_stream
 from generations.validation import MASK_FIELD, REFERENCE_FIELDS
 from gih.errors import NotFound
+from gih.parsers import JSONParser
 
 
 class ModelListView(APIView):

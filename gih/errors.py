@@ -181,6 +181,12 @@ def api_exception_handler(exc: Exception, context: dict):
     return envelope_response(request.path if request else "", status, code, message, headers, exc=exc)
 
 
+def request_body_limit(content_type: str) -> int:
+    """The most bytes a request body may have: only multipart bodies carry files; others are parsed in memory."""
+    is_multipart = content_type.startswith("multipart/")
+    return settings.API_MAX_BODY_BYTES if is_multipart else settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+
+
 def _server_error_code(path: str) -> str:
     return GenerationFailed.code if path.startswith(("/api/v1/images/", "/v1/images/")) else "internal_error"
 
@@ -200,14 +206,17 @@ class ApiErrorMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        if "\x00" in request.path_info:
+            # No URL of ours contains NUL, and Postgres refuses it in a query (a 500 before).
+            if _is_api(request):
+                return envelope_response(request.path, 404, "notFound", NotFound.default_message)
+            raise Http404("No such page.")
         if _is_api(request):
             try:
                 length = int(request.META.get("CONTENT_LENGTH") or 0)
             except ValueError:
                 return envelope_response(request.path, 400, "invalid_request", "Invalid Content-Length header.")
-            # Only multipart bodies carry files; anything else is parsed in memory, so it gets the small cap.
-            is_multipart = request.META.get("CONTENT_TYPE", "").startswith("multipart/")
-            limit = settings.API_MAX_BODY_BYTES if is_multipart else settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            limit = request_body_limit(request.META.get("CONTENT_TYPE", ""))
             if length > limit:
                 message = f"The request body exceeds {limit} bytes."
                 return envelope_response(request.path, 413, "request_too_large", message)

@@ -140,3 +140,63 @@ class PrivatePostgres:
 
     def __exit__(self, *exc_info: object) -> None:
         self.destroy()
+
+
+class LiveGunicorn:
+    """The web process as the Procfile runs it (`gunicorn gih.wsgi`, gunicorn.conf.py, gevent) on a free port."""
+
+    def __init__(self, env: dict[str, str], log_path: Path, *, workers: int = 1) -> None:
+        self.port = free_port()
+        self.log_path = log_path
+        self._env = {**env, "PORT": str(self.port), "HOST": HOST, "WEB_CONCURRENCY": str(workers)}
+        self._process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def start(self) -> "LiveGunicorn":
+        import sys
+
+        gunicorn = str(Path(sys.executable).parent / "gunicorn")
+        root = Path(__file__).resolve().parent.parent
+        with self.log_path.open("ab") as log:
+            self._process = subprocess.Popen(  # noqa: S603 (our own web process, fixed arguments)
+                [gunicorn, "-c", str(root / "gunicorn.conf.py"), "gih.wsgi"],
+                cwd=root,
+                env=self._env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: kill() reaches the workers too
+            )
+        _wait(
+            lambda: self._process.poll() is not None or "Froze" in self.log(), seconds=60, what="gunicorn to start"
+        )
+        if self._process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited:\n{self.log()}")
+        return self
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def worker_pids(self) -> list[int]:
+        pids = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == self._process.pid:
+                    pids.append(int(stat.parent.name))
+        return pids
+
+    def stop(self) -> None:
+        if self._process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self._process.pid, signal.SIGKILL)
+        self._process.wait(timeout=20)
+        self._process = None
+
+    def __enter__(self) -> "LiveGunicorn":
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
