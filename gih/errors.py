@@ -16,6 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions as drf
 from rest_framework.views import set_rollback
 
+from gih.db import is_disconnect
 from gih.openai_errors import is_openai_path, openai_error_response
 
 logger = logging.getLogger(__name__)
@@ -140,6 +141,10 @@ def _envelope_for(exc: Exception) -> tuple[int, str, str, dict] | None:
         return exc.status_code, exc.code, exc.message, {}
     if isinstance(exc, InsufficientCredits):
         return 402, InsufficientCreditsError.code, str(exc), {}
+    if is_disconnect(exc):
+        # The database went away (restart, failover, pool exhausted while reconnecting): retryable.
+        logger.warning("Database unavailable: %s", exc)
+        return 503, ServiceUnavailable.code, "The database is unavailable; please retry shortly.", {"Retry-After": "1"}
     if isinstance(exc, RequestDataTooBig):
         return 413, "request_too_large", "The request body is too large.", {}
     if isinstance(exc, TooManyFilesSent):

@@ -116,7 +116,10 @@ except OSError:  # a read-only image that keeps all its state in Postgres, Redis
     pass
 DATABASE_URL = env("DATABASE_URL")
 if DATABASE_URL:
-    _db = dj_database_url.parse(DATABASE_URL, conn_max_age=0)
+    # Health checks: the pool tests a connection when it is handed out, so connections that
+    # died in a Postgres restart are replaced instead of failing the next request (one
+    # empty round trip per checkout).
+    _db = dj_database_url.parse(DATABASE_URL, conn_max_age=0, conn_health_checks=envbool("DB_POOL_CHECK", True))
     if _db["ENGINE"] == "django.db.backends.postgresql" and envbool("DB_POOL", True):
         # psycopg's pool: connections are borrowed per request and returned as soon
         # as Django closes them, which the generation flow does before calling a
@@ -142,6 +145,9 @@ else:
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# The final write of a finished generation retries on a fresh connection this long when
+# the database went away (a restart or failover; see gih/db.py).
+DB_WRITE_RETRY_SECONDS = envint("DB_WRITE_RETRY_SECONDS", 30)
 
 # --- Cache ----------------------------------------------------------------
 
