@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 from PIL import Image
 
+from gih.offload import off_loop
+
 FORMATS = {"PNG": ("image/png", "png"), "JPEG": ("image/jpeg", "jpg"), "WEBP": ("image/webp", "webp")}
 
 
@@ -30,8 +32,13 @@ def inspect_image(content: bytes, *, max_pixels: int, decode: bool = True) -> Im
     """Identify a PNG, JPEG or WebP and check it; raise NotAnImage otherwise.
 
     decode=True also decodes every pixel (provider output, at most a few megapixels);
-    reference uploads are only structure-checked, to keep memory bounded.
+    reference uploads are only structure-checked, to keep memory bounded. Runs in a real
+    thread under gevent: checksumming megabytes must not stall the other requests.
     """
+    return off_loop(_inspect, content, max_pixels=max_pixels, decode=decode)
+
+
+def _inspect(content: bytes, *, max_pixels: int, decode: bool) -> ImageInfo:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

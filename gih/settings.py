@@ -165,6 +165,16 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Django's default hashers, PBKDF2 running off the gevent event loop (gih/hashers.py).
+PASSWORD_HASHERS = [
+    "gih.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
+# Real threads per process for CPU-heavy work (password hashing, image checks): gih/offload.py.
+OFFLOAD_THREADS = envint("OFFLOAD_THREADS", max(2, os.cpu_count() or 2))
 # Log-in attempts per window (accounts/login_throttle.py): per client address and email, and per address.
 LOGIN_THROTTLE_ATTEMPTS = envint("LOGIN_THROTTLE_ATTEMPTS", 5)
 LOGIN_THROTTLE_ADDRESS_ATTEMPTS = envint("LOGIN_THROTTLE_ADDRESS_ATTEMPTS", 50)
