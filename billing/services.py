@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from billing.locking import lock_account as _lock_account
@@ -47,6 +47,13 @@ class InsufficientCredits(Exception):
         self.needed = needed
         self.available = available
         super().__init__(f"The account does not have enough credits: {needed} needed, {available} available.")
+
+
+class AccountBusy(Exception):
+    """The account's lock stayed taken past ACCOUNT_LOCK_TIMEOUT_MS (its other requests hold it): retry shortly."""
+
+    def __init__(self) -> None:
+        super().__init__("This account has too many requests in progress; please retry shortly.")
 
 
 @dataclass(frozen=True)
@@ -202,12 +209,43 @@ def credits_charge(*, user, amount: int, generation, note: str = "") -> int:
     """
     if amount <= 0:
         raise ValueError("A charge must be a positive number of credits.")
+    # Refuse a charge the balance cannot cover before queueing for the account lock: an
+    # account without credits flooding the API must not hold pooled connections waiting
+    # on its own row (the locked re-check below stays the one that counts).
+    available = _balance_unlocked(user.pk)
+    if available < amount:
+        raise InsufficientCredits(needed=amount, available=available)
     with transaction.atomic():
-        account = _lock_account(user.pk)
+        account = _lock_account_bounded(user.pk)
         if LedgerEntry.objects.filter(generation=generation, kind=LedgerEntry.Kind.CHARGE).exists():
             raise ValueError(f"Generation {generation.pk} is already charged.")
         _take(account, amount, kind=LedgerEntry.Kind.CHARGE, now=timezone.now(), generation=generation, note=note)
     return amount
+
+
+def _balance_unlocked(account_id: int) -> int:
+    """The usable balance as last committed, read without any lock."""
+    batches = usable_batches(account_id, timezone.now()).order_by()
+    return batches.aggregate(total=Sum("remaining"))["total"] or 0
+
+
+def _lock_account_bounded(user_id: int) -> CreditAccount:
+    """The account lock for a charge, waiting at most ACCOUNT_LOCK_TIMEOUT_MS; AccountBusy after that.
+
+    Only charges are bounded: a refund or grant must happen, so it waits its turn. On
+    Postgres the limit is `lock_timeout`, local to the transaction.
+    """
+    if connection.vendor != "postgresql":
+        return _lock_account(user_id)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{settings.ACCOUNT_LOCK_TIMEOUT_MS}ms"])
+    try:
+        with transaction.atomic():  # a savepoint: the timeout error leaves the caller's transaction usable
+            return _lock_account(user_id)
+    except OperationalError as error:
+        if getattr(error.__cause__, "sqlstate", None) == "55P03":  # lock_not_available
+            raise AccountBusy() from error
+        raise
 
 
 def credits_refund(*, generation, amount: int, note: str = "", actor=None) -> RefundResult:

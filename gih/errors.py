@@ -2,7 +2,8 @@
 
 The codes are the public contract (see the API docs): 400 invalid_request,
 401 missingApiKey/invalidApiKey/expiredApiKey, 402 insufficientCredits,
-404 notFound, 500 generationFailed; the others use snake_case names.
+404 notFound, 500 generationFailed; the others use snake_case names (503 service_unavailable
+and account_busy carry Retry-After).
 Under /v1/ (the OpenAI face) the same errors take OpenAI's shape instead
 (gih/openai_errors.py): this module decides status, code and message for both.
 """
@@ -133,7 +134,7 @@ _DRF_CODES = {
 
 def _envelope_for(exc: Exception) -> tuple[int, str, str, dict] | None:
     from accounts.services import WWW_AUTHENTICATE, ApiKeyRejected
-    from billing.services import InsufficientCredits
+    from billing.services import AccountBusy, InsufficientCredits
 
     if isinstance(exc, ApiKeyRejected):
         return 401, exc.code, exc.message, {"WWW-Authenticate": WWW_AUTHENTICATE}
@@ -141,6 +142,8 @@ def _envelope_for(exc: Exception) -> tuple[int, str, str, dict] | None:
         return exc.status_code, exc.code, exc.message, {}
     if isinstance(exc, InsufficientCredits):
         return 402, InsufficientCreditsError.code, str(exc), {}
+    if isinstance(exc, AccountBusy):
+        return 503, "account_busy", str(exc), {"Retry-After": "1"}
     if is_disconnect(exc):
         # The database went away (restart, failover, pool exhausted while reconnecting): retryable.
         logger.warning("Database unavailable: %s", exc)

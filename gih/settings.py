@@ -145,6 +145,13 @@ else:
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# A charge waits at most this long for its account's lock (held by the same account's other
+# requests), then answers 503 account_busy with Retry-After instead of piling up.
+ACCOUNT_LOCK_TIMEOUT_MS = envint("ACCOUNT_LOCK_TIMEOUT_MS", 3000)
+# Per process: at most this many charges of one account run at once (each holds a pooled
+# connection); its other requests wait up to ACCOUNT_SLOT_WAIT_SECONDS without one, then 503.
+ACCOUNT_MAX_CONCURRENT_CHARGES = envint("ACCOUNT_MAX_CONCURRENT_CHARGES", 4)
+ACCOUNT_SLOT_WAIT_SECONDS = float(env("ACCOUNT_SLOT_WAIT_SECONDS", "10"))
 # The final write of a finished generation retries on a fresh connection this long when
 # the database went away (a restart or failover; see gih/db.py).
 DB_WRITE_RETRY_SECONDS = envint("DB_WRITE_RETRY_SECONDS", 30)

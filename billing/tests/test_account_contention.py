@@ -1,0 +1,123 @@
+"""One account's requests pile up on its own row lock: refusals stay cheap, waits stay bounded.
+
+Postgres, real transactions: a second thread holds the account lock (as a long charge
+would) while the test charges. Each test checks *that* the call came back while the lock
+was still held, never how fast.
+"""
+
+import threading
+from contextlib import contextmanager
+
+import pytest
+from django.db import connection, transaction
+
+from billing.models import CreditAccount, LedgerEntry
+from billing.selectors import balance_get
+from billing.services import AccountBusy, InsufficientCredits, credits_charge
+from billing.tests.factories import make_generation
+from generations.models import Generation
+from generations.tests.factories import GENERATIONS_URL, api_client_for
+from gih.slots import account_slot, account_slots_in_use
+from testsupport.faults import assert_books_clean
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def postgres_only():
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks and lock_timeout are Postgres behaviour")
+
+
+@contextmanager
+def account_locked_elsewhere(user):
+    """Another connection holds the user's account row lock until the block ends."""
+    locked, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        try:
+            with transaction.atomic():
+                CreditAccount.objects.select_for_update().get(pk=user.pk)
+                locked.set()
+                release.wait(timeout=120)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert locked.wait(timeout=60)
+    try:
+        yield release
+    finally:
+        release.set()
+        holder.join(timeout=60)
+
+
+def test_it_refuses_a_charge_the_balance_cannot_cover_without_waiting_for_the_lock(make_user):
+    user = make_user(credits=1)
+    generation = make_generation(user)
+    with account_locked_elsewhere(user) as release:
+        with pytest.raises(InsufficientCredits):
+            credits_charge(user=user, amount=5, generation=generation)
+        assert not release.is_set()  # answered while the lock was still held
+    assert balance_get(user=user)["credits"] == 1
+
+
+def test_it_gives_up_on_a_held_account_lock_with_account_busy_and_writes_nothing(make_user, settings):
+    settings.ACCOUNT_LOCK_TIMEOUT_MS = 200
+    user = make_user(credits=10)
+    generation = make_generation(user)
+    with account_locked_elsewhere(user) as release:
+        with pytest.raises(AccountBusy):
+            credits_charge(user=user, amount=2, generation=generation)
+        assert not release.is_set()
+    assert not LedgerEntry.objects.filter(generation=generation).exists()
+    assert balance_get(user=user)["credits"] == 10
+    # Once the lock is free the same charge goes through.
+    credits_charge(user=user, amount=2, generation=generation)
+    assert balance_get(user=user)["credits"] == 8
+    assert_books_clean()
+
+
+def test_the_api_answers_a_busy_account_with_a_503_and_retry_after(make_user, settings):
+    settings.ACCOUNT_LOCK_TIMEOUT_MS = 200
+    user = make_user(credits=10)
+    client = api_client_for(user)
+    body = {"model": "gpt-image-2", "prompt": "a busy account", "aspect_ratio": "1:1", "quality": "1K"}
+    with account_locked_elsewhere(user):
+        response = client.post(GENERATIONS_URL, body, format="json")
+    assert response.status_code == 503, response.content
+    assert response.json()["error"]["code"] == "account_busy"
+    assert response["Retry-After"] == "1"
+    assert not Generation.objects.exists()
+    assert balance_get(user=user)["credits"] == 10
+
+
+def test_it_lets_only_a_few_charges_of_one_account_run_at_once(make_user, settings):
+    settings.ACCOUNT_MAX_CONCURRENT_CHARGES = 2
+    settings.ACCOUNT_SLOT_WAIT_SECONDS = 0.2
+    tenant, bystander = make_user(), make_user()
+    inside, release = threading.Barrier(3), threading.Event()
+
+    def hold() -> None:
+        with account_slot(tenant.pk):
+            inside.wait(timeout=30)
+            release.wait(timeout=60)
+
+    holders = [threading.Thread(target=hold) for _ in range(2)]
+    for holder in holders:
+        holder.start()
+    inside.wait(timeout=30)
+    try:
+        with pytest.raises(AccountBusy), account_slot(tenant.pk):
+            pass
+        with account_slot(bystander.pk):  # another account is not affected
+            pass
+        assert account_slots_in_use(tenant.pk) == 2
+    finally:
+        release.set()
+        for holder in holders:
+            holder.join(timeout=30)
+    assert account_slots_in_use(tenant.pk) == 0
+    with account_slot(tenant.pk):  # free again
+        pass
