@@ -3,7 +3,9 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 DATABASE_URL_TEST ?= postgres://postgres@127.0.0.1:5432/gih
-REDIS_URL_TEST ?= redis://127.0.0.1:6379/0
+# Unset: each run claims a Redis database of its own (scripts/test-redis-db.sh), so two runs
+# on one machine never share a broker queue.
+REDIS_URL_TEST ?=
 
 .PHONY: install install-dev install-node demo test lint bench messages
 
@@ -37,7 +39,12 @@ install-node: $(NODE_DIR)/node_modules/.installed
 
 test: install-dev install-node
 	scripts/test-services.sh
-	DATABASE_URL=$(DATABASE_URL_TEST) REDIS_URL=$(REDIS_URL_TEST) $(VENV)/bin/pytest $(PYTEST_ARGS)
+	@redis_url="$(REDIS_URL_TEST)"; claimed=""; \
+	if [ -z "$$redis_url" ]; then redis_url=$$(scripts/test-redis-db.sh); claimed=1; fi; \
+	echo "Test run on $$redis_url"; \
+	DATABASE_URL=$(DATABASE_URL_TEST) REDIS_URL=$$redis_url $(VENV)/bin/pytest $(PYTEST_ARGS); status=$$?; \
+	if [ -n "$$claimed" ]; then scripts/test-redis-db.sh release "$$redis_url"; fi; \
+	exit $$status
 
 lint: install-dev
 	$(VENV)/bin/ruff check .

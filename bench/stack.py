@@ -29,7 +29,7 @@ OUT = Path(os.environ.get("BENCH_OUT", ROOT / "bench" / "out"))
 BIN = Path(sys.executable).parent
 POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
 BENCH_DB = os.environ.get("BENCH_DATABASE", "gih_bench")
-# Redis db 14 is the bench's own; the test suite uses db 0.
+# Redis db 14 is the bench's own; each test run claims one of 1-13 (scripts/test-redis-db.sh).
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 BUCKET = "gih-bench"
 NOFILE = 65536
