@@ -17,14 +17,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import scenarios
+from bench import scenarios, starvation
 from bench import stack as stk
 from bench.scenario_peer import peer_scenario
 
 # The peer gateway needs its own virtualenv (a pip install) and minutes to start: run it with
 # `make bench` or `--only peer`, never in the quick smoke run unless asked for.
-SCENARIOS = {**scenarios.SCENARIOS, "peer": peer_scenario}
-HUB_SCENARIOS = scenarios.HUB_SCENARIOS | {"peer"}
+# The reliability scenario (bench/starvation.py) runs after bench/scenarios.py's.
+SCENARIOS = {**scenarios.SCENARIOS, "starvation": starvation.starvation, "peer": peer_scenario}
+HUB_SCENARIOS = scenarios.HUB_SCENARIOS | {"starvation", "peer"}
 
 
 def machine() -> dict:

@@ -240,6 +240,8 @@ def start_hub(stack: Stack, *, web_concurrency: int | None = None, worker_concur
     probe_file.unlink(missing_ok=True)
     env["BENCH_PROBE_FILE"] = str(probe_file)
     stack.env["BENCH_PROBE_FILE"] = str(probe_file)
+    # As deployed: the account pages (the login-flood scenario) need the collected static manifest.
+    subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
     web = Proc.start("web", [str(BIN / "gunicorn"), "-c", "bench/gunicorn_bench.py", "gih.wsgi"], env)
     stack.procs["web"] = web
     worker_argv = [

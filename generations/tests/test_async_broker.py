@@ -102,9 +102,9 @@ def test_it_gives_up_within_seconds_when_the_broker_accepts_but_never_answers(
     result = post_with_broker(worker_env, silent_broker, issued_key.raw_key, body)
 
     assert_refused_cleanly(result, user)
-    # One 3 s read (CELERY_BROKER_SOCKET_TIMEOUT) plus a loaded CI machine's overhead; a hang
-    # would be the subprocess timeout. The publish time itself is a figure for bench/, not here.
-    assert result["elapsed"] < 15
+    # One 3 s read (CELERY_BROKER_SOCKET_TIMEOUT), not a hang (redis-py's default waits forever);
+    # the bound is 10x that, so a loaded machine cannot fail it.
+    assert result["elapsed"] < 30
 
 
 @pytest.mark.usefixtures("empty_queue")
