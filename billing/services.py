@@ -209,12 +209,6 @@ def credits_charge(*, user, amount: int, generation, note: str = "") -> int:
     """
     if amount <= 0:
         raise ValueError("A charge must be a positive number of credits.")
-    # Refuse a charge the balance cannot cover before queueing for the account lock: an
-    # account without credits flooding the API must not hold pooled connections waiting
-    # on its own row (the locked re-check below stays the one that counts).
-    available = _balance_unlocked(user.pk)
-    if available < amount:
-        raise InsufficientCredits(needed=amount, available=available)
     with transaction.atomic():
         account = _lock_account_bounded(user.pk)
         if LedgerEntry.objects.filter(generation=generation, kind=LedgerEntry.Kind.CHARGE).exists():
@@ -223,10 +217,18 @@ def credits_charge(*, user, amount: int, generation, note: str = "") -> int:
     return amount
 
 
-def _balance_unlocked(account_id: int) -> int:
-    """The usable balance as last committed, read without any lock."""
-    batches = usable_batches(account_id, timezone.now()).order_by()
-    return batches.aggregate(total=Sum("remaining"))["total"] or 0
+def credits_precheck(*, user, amount: int) -> None:
+    """Raise InsufficientCredits now if the balance as last committed cannot cover `amount`; reads, never locks.
+
+    Why: callers check before they queue for the account lock (generations.services), so an
+    account without credits flooding the API gets cheap 402s instead of holding pooled
+    connections waiting on its own row. The charge re-checks under the lock, and that
+    check is the one that counts (a concurrent grant may still make this one pessimistic).
+    """
+    batches = usable_batches(user.pk, timezone.now()).order_by()
+    available = batches.aggregate(total=Sum("remaining"))["total"] or 0
+    if available < amount:
+        raise InsufficientCredits(needed=amount, available=available)
 
 
 def _lock_account_bounded(user_id: int) -> CreditAccount:

@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from billing.services import credits_charge
+from billing.services import credits_charge, credits_precheck
 from generations.attempts import Stream, attempt_run
 from generations.failures import FailureCode, is_retryable, public_failure_reason
 from generations.files import reference_images_store
@@ -29,6 +29,7 @@ from generations.transitions import generation_fail
 from generations.validation import GenerationSpec, generation_spec_build, idempotency_key_validate
 from gih.celery import app as celery_app
 from gih.errors import GenerationFailed, IdempotencyConflict, ServiceUnavailable
+from gih.slots import account_slot
 
 logger = logging.getLogger(__name__)
 
@@ -72,10 +73,14 @@ def generation_submit(
         if replay:
             return replay
     resolution = spec.resolution
+    # A refusal must be cheap: checked before queueing for the account's slot and row lock.
+    credits_precheck(user=user, amount=spec.credits)
     now = timezone.now()  # one instant: a sync generation starts when it is created
     claimed = {} if spec.is_async else {"status": Status.RUNNING, "started_at": now, "attempts": 1, "heartbeat_at": now}
     try:
-        with transaction.atomic():
+        # At most ACCOUNT_MAX_CONCURRENT_CHARGES of this account's charges hold a connection
+        # at once in this process (gih/slots.py): one tenant cannot occupy the pool.
+        with account_slot(user.pk), transaction.atomic():
             generation = Generation.objects.create(
                 user=user,
                 api_key=api_key,

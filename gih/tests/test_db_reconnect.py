@@ -77,11 +77,13 @@ def test_it_does_not_retry_an_ordinary_database_error():
     assert len(calls) == 1
 
 
-def test_it_refuses_to_run_inside_a_transaction():
+def test_inside_a_transaction_it_runs_the_write_once():
     from django.db import transaction
 
-    with transaction.atomic(), pytest.raises(RuntimeError):
-        retry_on_disconnect(lambda: None, what="test write")
+    calls = []
+    with transaction.atomic():
+        assert retry_on_disconnect(lambda: calls.append(1) or "done", what="test write") == "done"
+    assert calls == [1]
 
 
 def test_a_lost_database_answers_503_with_retry_after_not_a_bare_500(rf):
