@@ -1,8 +1,9 @@
-"""Celery tasks: thin wrappers over the attempt machine and the reaper."""
+"""Celery tasks: thin wrappers over the attempt machine, the recovery sweep and the reaper."""
 
 from celery import shared_task
 
 from generations.attempts import AttemptInProgress, generation_run
+from generations.recovery import generations_recover
 from generations.transitions import generations_reap_stuck
 
 
@@ -24,3 +25,9 @@ def run_generation(self, generation_id: str) -> str:
 @shared_task(ignore_result=True)
 def reap_stuck_generations() -> int:
     return generations_reap_stuck()
+
+
+@shared_task(ignore_result=True)
+def recover_orphaned_generations() -> dict:
+    """Beat's recovery sweep (generations/recovery.py): orphans re-queued or failed and refunded."""
+    return vars(generations_recover())

@@ -290,14 +290,20 @@ CELERY_TASK_SOFT_TIME_LIMIT = GENERATION_TIMEOUT_SECONDS + GENERATION_TASK_GRACE
 CELERY_TASK_TIME_LIMIT = GENERATION_TIMEOUT_SECONDS + 2 * GENERATION_TASK_GRACE_SECONDS
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A running generation refreshes its heartbeat this often; one silent for three beats
-# lost its worker, and a redelivered task may take it over (generations.attempts.claim),
-# at most this many runs in all (a request that kills every worker must stop somewhere).
-GENERATION_HEARTBEAT_SECONDS = envint("GENERATION_HEARTBEAT_SECONDS", 30)
+# lost its process. The recovery sweep (generations/recovery.py, every
+# GENERATION_RECOVERY_INTERVAL_SECONDS in beat) then re-queues it for a takeover
+# (generations.attempts.claim) or fails and refunds it: terminal within ~2 minutes. At most
+# GENERATION_MAX_ATTEMPTS runs in all (a request that kills every worker must stop somewhere).
+GENERATION_HEARTBEAT_SECONDS = envint("GENERATION_HEARTBEAT_SECONDS", 15)
 GENERATION_HEARTBEAT_STALE_SECONDS = envint("GENERATION_HEARTBEAT_STALE_SECONDS", 3 * GENERATION_HEARTBEAT_SECONDS)
 GENERATION_MAX_ATTEMPTS = envint("GENERATION_MAX_ATTEMPTS", 3)
 if GENERATION_HEARTBEAT_STALE_SECONDS < 2 * GENERATION_HEARTBEAT_SECONDS:
     # Closer than that, one late beat makes a live attempt look dead and it runs twice.
     raise ImproperlyConfigured("GENERATION_HEARTBEAT_STALE_SECONDS must be at least 2 x GENERATION_HEARTBEAT_SECONDS.")
+GENERATION_RECOVERY_INTERVAL_SECONDS = envint("GENERATION_RECOVERY_INTERVAL_SECONDS", 30)
+if GENERATION_STUCK_AFTER_SECONDS <= CELERY_TASK_TIME_LIMIT:
+    # The reaper would fail (and refund) generations whose task may still legitimately run.
+    raise ImproperlyConfigured("GENERATION_STUCK_AFTER_SECONDS must exceed the task time limit (timeout + 2 x grace).")
 # An async submit publishes inside the API request, so a dead broker must cost the
 # client seconds, not minutes, before its 503. Measured worst cases with these
 # values: a refused port fails at once; a black-holed host takes two 1 s connect
@@ -306,10 +312,15 @@ if GENERATION_HEARTBEAT_STALE_SECONDS < 2 * GENERATION_HEARTBEAT_SECONDS:
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TASK_PUBLISH_RETRY = True
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
+_VISIBILITY_TIMEOUT = envint("CELERY_VISIBILITY_TIMEOUT", CELERY_TASK_TIME_LIMIT + 60)
+if _VISIBILITY_TIMEOUT <= CELERY_TASK_TIME_LIMIT:
+    raise ImproperlyConfigured("CELERY_VISIBILITY_TIMEOUT must exceed the task time limit (timeout + 2 x grace).")
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    # Redis redelivers unacknowledged tasks after this; it should outlive the longest
-    # task (a live task redelivered early only waits: see generations.attempts.claim).
-    "visibility_timeout": envint("CELERY_VISIBILITY_TIMEOUT", CELERY_TASK_TIME_LIMIT + 600),
+    # Redis redelivers unacknowledged tasks after this. It must outlive the longest task (a
+    # live task redelivered early only waits: generations.attempts.claim) and stays below the
+    # reaper's limit. A dead worker's jobs do not wait for it: the recovery sweep takes
+    # them over within ~2 minutes; the redelivery that follows finds them done.
+    "visibility_timeout": _VISIBILITY_TIMEOUT,
     # Connection attempts per publish (kombu's failover options) and redis-py socket
     # timeouts; the worker's long BRPOP is event-driven and unaffected by socket_timeout.
     "max_retries": 1,
@@ -334,6 +345,10 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "expire-credit-batches": {"task": "billing.tasks.expire_credit_batches", "schedule": 60.0},
     "reap-stuck-generations": {"task": "generations.tasks.reap_stuck_generations", "schedule": 60.0},
+    "recover-orphaned-generations": {
+        "task": "generations.tasks.recover_orphaned_generations",
+        "schedule": float(GENERATION_RECOVERY_INTERVAL_SECONDS),
+    },
 }
 
 # --- REST framework -------------------------------------------------------
