@@ -15,16 +15,19 @@ from gih.db import is_disconnect, retry_on_disconnect
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def terminate_backends() -> int:
-    """Kill every connection to the test database but the one doing it; how many were killed."""
+def terminate(pids: list[int]) -> int:
+    """Kill these backends from a second connection, as a restart or an admin would; how many died."""
     params = connection.get_connection_params()
     params.pop("cursor_factory", None)
     params.pop("context", None)
     with psycopg.connect(**params, autocommit=True) as admin:
-        return admin.execute(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        ).fetchone()[0]
+        query = "SELECT count(pg_terminate_backend(pid)) FROM unnest(%s::int[]) AS pid"
+        return admin.execute(query, [pids]).fetchone()[0]
+
+
+def idle_pooled_pids() -> list[int]:
+    """Backends of the connections waiting in this process' pool (psycopg_pool keeps them in `_pool`)."""
+    return [conn.info.backend_pid for conn in list(connection.pool._pool)]
 
 
 @pytest.fixture(autouse=True)
@@ -36,7 +39,7 @@ def postgres_only():
 def test_it_replaces_pooled_connections_that_died_while_idle():
     User.objects.count()
     connection.close()  # back to the pool, idle
-    assert terminate_backends() >= 1
+    assert terminate(idle_pooled_pids()) >= 1
 
     # The pool checks each connection it hands out and replaces the dead ones.
     for _ in range(5):
@@ -51,7 +54,7 @@ def test_it_retries_a_write_on_a_fresh_connection_after_a_disconnect(make_user):
         calls.append(1)
         if len(calls) == 1:
             User.objects.count()
-            terminate_backends()  # ours among them
+            terminate([connection.connection.info.backend_pid])  # our own connection dies mid-write
         return make_user("survivor@example.com")
 
     user = retry_on_disconnect(write, what="test write")
