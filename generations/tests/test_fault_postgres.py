@@ -45,8 +45,10 @@ def stack(tmp_path, worker_env):
             "DATABASE_URL": postgres.url("gih"),
             "IMAGE_PROVIDER": "local",
             "LOCAL_PROVIDER_DELAY_SECONDS": str(PROVIDER_DELAY),
-            "GENERATION_HEARTBEAT_SECONDS": "1",
-            "GENERATION_HEARTBEAT_STALE_SECONDS": "30",
+            # No beat during the outage: a heartbeat would meet (and discard) the dead pooled
+            # connections first, so the final writes must get past them on their own.
+            "GENERATION_HEARTBEAT_SECONDS": "20",
+            "GENERATION_HEARTBEAT_STALE_SECONDS": "60",
             "DB_POOL_MAX_SIZE": "10",
             "DB_POOL_TIMEOUT": "20",
             "MEDIA_ROOT": str(tmp_path / "media"),
