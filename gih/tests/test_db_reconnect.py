@@ -5,29 +5,19 @@ connection kills them exactly as a restart does, without touching the server oth
 test runs share. (A full restart with requests in flight is tests in test_fault_postgres.)
 """
 
+import json
+import os
+import subprocess
+import sys
+
 import psycopg
 import pytest
+from django.conf import settings
 from django.db import connection
 
-from accounts.models import User
 from gih.db import is_disconnect, retry_on_disconnect
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def terminate(pids: list[int]) -> int:
-    """Kill these backends from a second connection, as a restart or an admin would; how many died."""
-    params = connection.get_connection_params()
-    params.pop("cursor_factory", None)
-    params.pop("context", None)
-    with psycopg.connect(**params, autocommit=True) as admin:
-        query = "SELECT count(pg_terminate_backend(pid)) FROM unnest(%s::int[]) AS pid"
-        return admin.execute(query, [pids]).fetchone()[0]
-
-
-def idle_pooled_pids() -> list[int]:
-    """Backends of the connections waiting in this process' pool (psycopg_pool keeps them in `_pool`)."""
-    return [conn.info.backend_pid for conn in list(connection.pool._pool)]
 
 
 @pytest.fixture(autouse=True)
@@ -36,31 +26,82 @@ def postgres_only():
         pytest.skip("needs PostgreSQL with the connection pool")
 
 
-def test_it_replaces_pooled_connections_that_died_while_idle():
-    User.objects.count()
-    connection.close()  # back to the pool, idle
-    assert terminate(idle_pooled_pids()) >= 1
+# Run in a fresh process: its pool is the web process' pool, untouched by the connections earlier
+# tests in this process borrowed (a pool they left busy would make this wait, not prove anything).
+SCRIPT = r"""
+import json
+import os
 
-    # The pool checks each connection it hands out and replaces the dead ones.
-    for _ in range(5):
-        assert User.objects.count() == 0
-        connection.close()
+import django
+import psycopg
+
+os.environ["DJANGO_SETTINGS_MODULE"] = "gih.settings"
+django.setup()
+from django.db import connection
+
+from gih.db import retry_on_disconnect
 
 
-def test_it_retries_a_write_on_a_fresh_connection_after_a_disconnect(make_user):
-    calls = []
+def terminate(pids):
+    with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as admin:
+        query = "SELECT count(pg_terminate_backend(pid)) FROM unnest(%s::int[]) AS pid"
+        return admin.execute(query, [pids]).fetchone()[0]
 
-    def write():
-        calls.append(1)
-        if len(calls) == 1:
-            User.objects.count()
-            terminate([connection.connection.info.backend_pid])  # our own connection dies mid-write
-        return make_user("survivor@example.com")
 
-    user = retry_on_disconnect(write, what="test write")
+def count():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM accounts_user")
+        return cursor.fetchone()[0]
 
-    assert len(calls) == 2
-    assert User.objects.filter(pk=user.pk).exists()
+
+report = {}
+count()
+connection.close()  # back to the pool, idle
+report["killed_idle"] = terminate([conn.info.backend_pid for conn in list(connection.pool._pool)])
+answers = []
+for _ in range(5):  # the pool checks what it hands out and replaces the dead
+    answers.append(count())
+    connection.close()
+report["after_idle_deaths"] = answers
+
+calls = []
+
+
+def write():
+    calls.append(1)
+    if len(calls) == 1:
+        count()
+        terminate([connection.connection.info.backend_pid])  # our own connection dies mid-write
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 42")
+        return cursor.fetchone()[0]
+
+
+report["retried_write"] = retry_on_disconnect(write, what="test write")
+report["write_calls"] = len(calls)
+print(json.dumps(report))
+"""
+
+
+def run_in_fresh_process(**env: str) -> dict:
+    settings_dict = connection.settings_dict
+    url = (
+        f"postgres://{settings_dict['USER']}@{settings_dict['HOST'] or '127.0.0.1'}:{settings_dict['PORT'] or 5432}"
+        f"/{settings_dict['NAME']}"
+    )
+    environment = {**os.environ, "DATABASE_URL": url, **env}
+    environment.pop("PYTEST_CURRENT_TEST", None)
+    command = [sys.executable, "-c", SCRIPT]
+    result = subprocess.run(command, cwd=settings.BASE_DIR, env=environment, capture_output=True, text=True, timeout=99)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_it_replaces_pooled_connections_that_died_and_retries_a_write_on_a_fresh_one():
+    report = run_in_fresh_process()
+    assert report["killed_idle"] >= 1
+    assert len(report["after_idle_deaths"]) == 5
+    assert (report["retried_write"], report["write_calls"]) == (42, 2)
 
 
 def test_it_does_not_retry_an_ordinary_database_error():
