@@ -53,13 +53,9 @@ MODES = frozenset(
         "stream_error",  # an `error` event (server_error) instead of the completed ones
         "stream_moderation",  # an `error` event (moderation_blocked): the output was refused
         "stream_truncated",  # the stream just ends
-        # JSON requests: a 200 whose body breaks off halfway,
-        "stall_mid_body",  # then silence (an hour)
-        "drop_mid_body",  # then the connection closes
     }
 )
 STREAM_FAILURES = {"stream_error": "error", "stream_moderation": "moderation", "stream_truncated": "truncated"}
-MID_BODY_MODES = frozenset({"stall_mid_body", "drop_mid_body"})
 
 
 @dataclass(frozen=True)
@@ -213,7 +209,6 @@ class OpenAIStandin:
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         method = environ["REQUEST_METHOD"]
-        behaviour = self.behaviour
         extra_headers: list[tuple[str, str]] = []
         try:
             if path == "/_control":
@@ -231,19 +226,7 @@ class OpenAIStandin:
         else:  # an event stream: sent as it is produced, ended by closing the connection
             headers.append(("Cache-Control", "no-cache"))
         start_response(f"{status} {HTTPStatus(status).phrase}", headers)
-        if behaviour.mode in MID_BODY_MODES and status == 200 and path.startswith("/v1/images/"):
-            if isinstance(body, list):  # not an event stream
-                return self._broken_body(behaviour, b"".join(body))
         return body
-
-    def _broken_body(self, behaviour: Behaviour, body: bytes) -> Iterable[bytes]:
-        """Half the promised body, then a stall or a dropped connection (the delay was already slept)."""
-        yield body[: len(body) // 2]
-        if behaviour.mode == "stall_mid_body":
-            self._sleep(3600)
-        # Ending short of Content-Length: the server closes the connection (wsgiref and gevent treat
-        # this error as a gone client, quietly) and the client's read fails.
-        raise ConnectionAbortedError("stand-in: dropping the connection mid-body")
 
     def _control(self, method: str, environ: dict) -> tuple[int, str, bytes]:
         if method == "POST":
@@ -395,6 +378,7 @@ class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
 class _QuietHandler(WSGIRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         pass
+
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

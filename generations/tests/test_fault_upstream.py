@@ -1,6 +1,7 @@
 """The provider answers 200, then stalls or drops the connection halfway through the body.
 
-Real HTTP to the OpenAI stand-in (its stall_mid_body and drop_mid_body modes). Each ends
+Real HTTP to the OpenAI stand-in (its stall_mid_body and drop_mid_body modes; the adapter's own
+tests are in test_openai_provider). Each ends
 as a failed generation with its id in the answer and every credit back; the stall ends
 when the read timeout (GENERATION_TIMEOUT_SECONDS, shortened here) runs out, not never.
 """
@@ -29,7 +30,8 @@ def test_a_broken_upstream_body_fails_the_generation_and_refunds_it(
     api, user, openai_standin, settings, mode, error_codes
 ):
     settings.GENERATION_TIMEOUT_SECONDS = 2
-    openai_standin.set_mode(mode)
+    # A stall lasts a minute, far past the 2 s read timeout; a drop happens at once.
+    openai_standin.set_mode(mode, delay=60 if mode == "stall_mid_body" else 0)
 
     response = api.post(GENERATIONS_URL, BODY, format="json")
 
