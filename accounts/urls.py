@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from accounts import views
+from accounts import exports, views
 
 app_name = "accounts"
 
@@ -26,6 +26,7 @@ urlpatterns = [
     path("keys/new/", views.api_key_create_view, name="key_create"),
     path("keys/<int:key_id>/revoke/", views.api_key_revoke_view, name="key_revoke"),
     path("credits/", views.credits_history, name="credits"),
+    path("credits/export.csv", exports.credits_export, name="credits_export"),
     path("generations/", views.generation_list, name="generations"),
     path("generations/<str:generation_id>/", views.generation_detail, name="generation_detail"),
     path("generations/<str:generation_id>/status.json", views.generation_status, name="generation_status"),

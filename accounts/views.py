@@ -23,9 +23,11 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import selectors as account_selectors
+from accounts.filters import GenerationFilterForm, LedgerFilterForm
 from accounts.forms import ApiKeyCreateForm, LoginForm, PlaygroundForm, SignupForm
 from accounts.keys import KEY_PREFIX, SECRET_LENGTH
 from accounts.services import api_key_create, api_key_revoke, user_language_set, user_sign_up
+from accounts.usage import usage_summary
 from billing.forms import RedeemForm
 from billing.models import AccountType, CreditBatch
 from billing.selectors import balance_get, ledger_entries_for_user, orders_for_user
@@ -81,6 +83,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "balance": _balance(request.user),
         "recent_generations": generation_selectors.generations_for_user(user=request.user)[:4],
         "active_key": account_selectors.api_key_latest_usable(user=request.user),
+        "usage": usage_summary(user=request.user),
     }
     return render(request, "accounts/home.html", context)
 
@@ -218,12 +221,16 @@ def api_key_revoke_view(request: HttpRequest, key_id: int) -> HttpResponse:
 
 @login_required
 def credits_history(request: HttpRequest) -> HttpResponse:
-    page = Paginator(ledger_entries_for_user(user=request.user), LEDGER_PAGE_SIZE).get_page(request.GET.get("page"))
+    filters = LedgerFilterForm(request.GET)
+    entries = ledger_entries_for_user(user=request.user, **filters.selector_filters())
+    page = Paginator(entries, LEDGER_PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
         "page": page,
         "balance": _balance(request.user),
         "redeem_form": RedeemForm(),
         "orders": orders_for_user(user=request.user)[:ORDERS_SHOWN],
+        "filters": filters,
+        "query": filters.query_string(),
     }
     return render(request, "billing/ledger.html", context)
 
@@ -244,9 +251,10 @@ def _with_price_grid(model: dict) -> dict:
 
 @login_required
 def generation_list(request: HttpRequest) -> HttpResponse:
-    generations = generation_selectors.generations_for_user(user=request.user)
+    filters = GenerationFilterForm(request.GET, models=generation_selectors.enabled_models())
+    generations = generation_selectors.generations_for_user(user=request.user, **filters.selector_filters())
     page = Paginator(generations, GENERATIONS_PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "generations/list.html", {"page": page})
+    return render(request, "generations/list.html", {"page": page, "filters": filters, "query": filters.query_string()})
 
 
 def _own_generation(request: HttpRequest, generation_id: str):

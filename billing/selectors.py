@@ -1,11 +1,12 @@
 """Reads of credits: the balance object the API returns, and the ledger audit."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import NamedTuple
 
 from django.db import connection
 from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from accounts.selectors import API_KEY_COLUMNS, API_KEY_TABLES, aware
@@ -244,9 +245,30 @@ def _money_in_problems() -> list[AuditProblem]:
     return problems
 
 
-def ledger_entries_for_user(*, user) -> QuerySet[LedgerEntry]:
-    """The user's credit movements, newest first, with each entry's batch (for its expiry)."""
-    return LedgerEntry.objects.filter(account_id=user.pk).select_related("batch").order_by("-created_at", "-id")
+def ledger_entries_for_user(
+    *, user, kind: str = "", created_from: datetime | None = None, created_before: datetime | None = None
+) -> QuerySet[LedgerEntry]:
+    """The user's credit movements, newest first, with each entry's batch (for its expiry), optionally filtered."""
+    entries = LedgerEntry.objects.filter(account_id=user.pk)
+    if kind:
+        entries = entries.filter(kind=kind)
+    if created_from is not None:
+        entries = entries.filter(created_at__gte=created_from)
+    if created_before is not None:
+        entries = entries.filter(created_at__lt=created_before)
+    return entries.select_related("batch").order_by("-created_at", "-id")
+
+
+def ledger_daily_totals(*, user, since: datetime) -> dict[tuple[date, str], int]:
+    """The sum of the user's ledger amounts per (UTC day, kind) from `since`: one grouped query."""
+    rows = (
+        LedgerEntry.objects.filter(account_id=user.pk, created_at__gte=since)
+        .annotate(day=TruncDate("created_at", tzinfo=UTC))
+        .values("day", "kind")
+        .annotate(total=Sum("amount"))
+        .order_by()
+    )
+    return {(row["day"], row["kind"]): row["total"] for row in rows}
 
 
 def packages_for_sale() -> QuerySet[CreditPackage]:
