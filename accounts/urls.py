@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from accounts import exports, views
+from accounts import exports, playground, views
 
 app_name = "accounts"
 
@@ -31,6 +31,7 @@ urlpatterns = [
     path("generations/<str:generation_id>/", views.generation_detail, name="generation_detail"),
     path("generations/<str:generation_id>/status.json", views.generation_status, name="generation_status"),
     path("playground/", views.playground, name="playground"),
+    path("playground/quote.json", playground.playground_quote, name="playground_quote"),
     path("docs/", views.docs, name="docs"),
     path("language/", views.language_set, name="set_language"),
 ]

@@ -26,6 +26,7 @@ from accounts import selectors as account_selectors
 from accounts.filters import GenerationFilterForm, LedgerFilterForm
 from accounts.forms import ApiKeyCreateForm, LoginForm, PlaygroundForm, SignupForm
 from accounts.keys import KEY_PREFIX, SECRET_LENGTH
+from accounts.playground import playground_form_quote
 from accounts.services import api_key_create, api_key_revoke, user_language_set, user_sign_up
 from accounts.usage import usage_summary
 from billing.forms import RedeemForm
@@ -274,6 +275,7 @@ def generation_detail(request: HttpRequest, generation_id: str) -> HttpResponse:
         ),
         "pending_slots": range(1, generation.n + 1),
         "slot_aspect": generation.size.replace("x", " / ") if "x" in generation.size else "1",
+        "created_ts": str(int(generation.created_at.timestamp())),
     }
     return render(request, "generations/detail.html", context)
 
@@ -317,6 +319,7 @@ def playground(request: HttpRequest) -> HttpResponse:
             return redirect("accounts:generation_detail", generation_id=outcome.generation.pk)
     context = {
         "form": form,
+        "quote": playground_form_quote(user=request.user, form=form, models=models),
         "balance": balance_get(user=request.user),
         "models": [_with_price_grid(model_payload(model)) for model in models],
         # A fresh key for every rendered form; after an error the corrected request is a new one.
