@@ -24,6 +24,16 @@ if ! command -v chromium >/dev/null 2>&1; then
   fi
 fi
 
+# Fonts for the Chinese and Thai pages in the browser tests' screenshots (else they show empty boxes).
+if command -v fc-list >/dev/null 2>&1 && { [ -z "$(fc-list :lang=zh)" ] || [ -z "$(fc-list :lang=th)" ]; }; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "Installing Chinese and Thai fonts for the browser screenshots..."
+    fonts="fonts-wqy-microhei fonts-thai-tlwg"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $fonts >/dev/null 2>&1 \
+      || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $fonts >/dev/null; } || true
+  fi
+fi
+
 if ! command -v xgettext >/dev/null 2>&1; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
     echo "Installing GNU gettext for the translation test..."
