@@ -1,17 +1,27 @@
-"""The playground's price quote: what the current selection costs, priced by the API's own code.
+"""The playground: a web form over the API's generation flow, and its price quote.
 
-The page asks `quote.json` whenever a field changes; the first quote is rendered with the page, so
-the price shows without JavaScript too. A quote never charges and never creates a generation.
+The quote is what the current selection costs, priced by the API's own code. The page asks
+`quote.json` whenever a field changes; the first quote is rendered with the page, so the price
+shows without JavaScript too. A quote never charges and never creates a generation.
 """
 
-from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, JsonResponse
-from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+import secrets
 
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods
+
+from accounts.forms import PlaygroundForm
 from billing.selectors import balance_get
-from generations.services import generation_spec_build
-from gih.errors import InvalidRequest, error_response
+from billing.services import InsufficientCredits
+from generations import selectors as generation_selectors
+from generations.serializers import model_payload
+from generations.services import generation_request
+from generations.validation import generation_spec_build
+from gih.errors import ApiError, InvalidRequest, error_response
 
 QUOTED_FIELDS = ("model", "aspect_ratio", "size", "quality", "n")
 # The price does not depend on the prompt, but the request validation wants one.
@@ -58,3 +68,54 @@ def playground_quote(request: HttpRequest) -> JsonResponse:
         return JsonResponse(playground_quote_get(user=request.user, params=request.GET))
     except InvalidRequest as error:
         return error_response(400, error.code, error.message)
+
+
+def model_with_price_grid(model: dict) -> dict:
+    """A model's price rows as a grid of quality by image size, easier to read than the API's list."""
+    brackets = sorted({price["max_pixels"] for price in model["pricing"]})
+    prices = {(price["quality"], price["max_pixels"]): price["credits_per_image"] for price in model["pricing"]}
+    grid = {
+        "columns": [f"≤ {pixels / 1_000_000:.1f} MP" for pixels in brackets],
+        "rows": [(quality, [prices.get((quality, pixels)) for pixels in brackets]) for quality in model["qualities"]],
+    }
+    return {**model, "price_grid": grid}
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def playground(request: HttpRequest) -> HttpResponse:
+    """A web form over generation_request: the same validation, pricing and billing as the API."""
+    models = generation_selectors.enabled_models()
+    if request.method == "POST":
+        form = PlaygroundForm(request.POST, request.FILES, models=models)
+    else:
+        form = PlaygroundForm(models=models)
+    if form.is_valid():
+        try:
+            outcome = generation_request(
+                user=request.user,
+                data=form.request_data(),
+                files=form.cleaned_data["reference_images"],
+                idempotency_key=form.cleaned_data["idempotency_key"] or None,
+            )
+        except InsufficientCredits as error:
+            form.add_error(
+                None,
+                _("Not enough credits: this request costs %(needed)s, your balance is %(available)s.")
+                % {"needed": error.needed, "available": error.available}
+                + " "
+                + _("Buy credits or redeem a code on the Credits page."),
+            )
+        except ApiError as error:
+            form.add_error(None, error.message)
+        else:
+            return redirect("accounts:generation_detail", generation_id=outcome.generation.pk)
+    context = {
+        "form": form,
+        "quote": playground_form_quote(user=request.user, form=form, models=models),
+        "balance": balance_get(user=request.user),
+        "models": [model_with_price_grid(model_payload(model)) for model in models],
+        # A fresh key for every rendered form; after an error the corrected request is a new one.
+        "idempotency_key": f"playground-{secrets.token_hex(16)}",
+    }
+    return render(request, "generations/playground.html", context)

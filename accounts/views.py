@@ -24,20 +24,17 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import selectors as account_selectors
 from accounts.filters import GenerationFilterForm, LedgerFilterForm
-from accounts.forms import ApiKeyCreateForm, LoginForm, PlaygroundForm, SignupForm
+from accounts.forms import ApiKeyCreateForm, LoginForm, SignupForm
 from accounts.keys import KEY_PREFIX, SECRET_LENGTH
-from accounts.playground import playground_form_quote
+from accounts.playground import model_with_price_grid
 from accounts.services import api_key_create, api_key_revoke, user_language_set, user_sign_up
 from accounts.usage import usage_summary
 from billing.forms import RedeemForm
 from billing.models import AccountType, CreditBatch
 from billing.selectors import balance_get, ledger_entries_for_user, orders_for_user
-from billing.services import InsufficientCredits
 from generations import selectors as generation_selectors
 from generations.failures import public_failure_reason
 from generations.serializers import generation_payload, model_payload
-from generations.services import generation_request
-from gih.errors import ApiError
 from gih.locale import supported_language
 
 LEDGER_PAGE_SIZE = 25
@@ -239,17 +236,6 @@ def credits_history(request: HttpRequest) -> HttpResponse:
 # --- Generations and models ------------------------------------------------------------
 
 
-def _with_price_grid(model: dict) -> dict:
-    """A model's price rows as a grid of quality by image size, easier to read than the API's list."""
-    brackets = sorted({price["max_pixels"] for price in model["pricing"]})
-    prices = {(price["quality"], price["max_pixels"]): price["credits_per_image"] for price in model["pricing"]}
-    grid = {
-        "columns": [f"≤ {pixels / 1_000_000:.1f} MP" for pixels in brackets],
-        "rows": [(quality, [prices.get((quality, pixels)) for pixels in brackets]) for quality in model["qualities"]],
-    }
-    return {**model, "price_grid": grid}
-
-
 @login_required
 def generation_list(request: HttpRequest) -> HttpResponse:
     filters = GenerationFilterForm(request.GET, models=generation_selectors.enabled_models())
@@ -288,46 +274,6 @@ def generation_status(request: HttpRequest, generation_id: str) -> JsonResponse:
     return JsonResponse(generation_payload(generation, absolute_url=request.build_absolute_uri))
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def playground(request: HttpRequest) -> HttpResponse:
-    """A web form over generation_request: the same validation, pricing and billing as the API."""
-    models = generation_selectors.enabled_models()
-    if request.method == "POST":
-        form = PlaygroundForm(request.POST, request.FILES, models=models)
-    else:
-        form = PlaygroundForm(models=models)
-    if form.is_valid():
-        try:
-            outcome = generation_request(
-                user=request.user,
-                data=form.request_data(),
-                files=form.cleaned_data["reference_images"],
-                idempotency_key=form.cleaned_data["idempotency_key"] or None,
-            )
-        except InsufficientCredits as error:
-            form.add_error(
-                None,
-                _("Not enough credits: this request costs %(needed)s, your balance is %(available)s.")
-                % {"needed": error.needed, "available": error.available}
-                + " "
-                + _("Buy credits or redeem a code on the Credits page."),
-            )
-        except ApiError as error:
-            form.add_error(None, error.message)
-        else:
-            return redirect("accounts:generation_detail", generation_id=outcome.generation.pk)
-    context = {
-        "form": form,
-        "quote": playground_form_quote(user=request.user, form=form, models=models),
-        "balance": balance_get(user=request.user),
-        "models": [_with_price_grid(model_payload(model)) for model in models],
-        # A fresh key for every rendered form; after an error the corrected request is a new one.
-        "idempotency_key": f"playground-{secrets.token_hex(16)}",
-    }
-    return render(request, "generations/playground.html", context)
-
-
 # --- Docs ---------------------------------------------------------------------------------
 
 
@@ -337,7 +283,7 @@ def docs(request: HttpRequest) -> HttpResponse:
         "base_url": _base_url(request),
         "key_example": key.display_prefix if key else KEY_PREFIX + "x" * SECRET_LENGTH,
         "key_is_real": key is not None,
-        "models": [_with_price_grid(model_payload(model)) for model in generation_selectors.enabled_models()],
+        "models": [model_with_price_grid(model_payload(model)) for model in generation_selectors.enabled_models()],
         "max_reference_mb": settings.MAX_REFERENCE_IMAGE_BYTES // (1024 * 1024),
         "max_prompt_length": settings.MAX_PROMPT_LENGTH,
         "sync_timeout_seconds": settings.GENERATION_TIMEOUT_SECONDS,
