@@ -12,8 +12,10 @@ from django.test import Client
 from django.urls import reverse
 
 from billing.models import LedgerEntry
-from billing.services import credits_charge, credits_grant, credits_refund
+from billing.services import credits_grant
+from billing.tests.factories import charge as charge_generation
 from billing.tests.factories import frozen_clock, make_generation
+from billing.tests.factories import refund as refund_generation
 from generations.models import Generation
 
 NOW = datetime(2026, 12, 7, 15, 30, tzinfo=UTC)
@@ -32,9 +34,9 @@ def spend(user, *, days_ago: int, hour: int, charge: int, refund: int = 0, statu
     when = NOW.replace(hour=hour, minute=0) - timedelta(days=days_ago)
     with frozen_clock(when):
         generation = make_generation(user, n=1, credits_per_image=charge)
-        credits_charge(user=user, amount=charge, generation=generation)
+        charge_generation(user=user, amount=charge, generation=generation)
         if refund:
-            credits_refund(generation=generation, amount=refund)
+            refund_generation(generation=generation, amount=refund)
     # The model's created_at default holds the real clock function; the row's own time is set here.
     Generation.objects.filter(pk=generation.pk).update(status=status, created_at=when)
     return generation
