@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Catalogue directory names (Django's locale names) of every language but the source language.
 LOCALES = ["zh_Hans", "th"]
 # What makemessages must not read: virtualenv, runtime data, tests and benchmarks.
-IGNORE = [".venv", "var", "staticfiles", "test-artifacts", "bench", "testsupport", "node_modules", "*/tests/*"]
+IGNORE = [".venv", "var", "staticfiles", "test-artifacts", "tmp", "bench", "testsupport", "node_modules", "*/tests/*"]
 MAKEMESSAGES_OPTIONS = ["--no-obsolete", "--add-location", "file", "--no-wrap"]
 
 

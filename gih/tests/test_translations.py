@@ -85,7 +85,7 @@ def test_it_has_every_string_of_the_templates_and_code_in_the_catalogues(tmp_pat
         ROOT,
         copy,
         symlinks=True,
-        ignore=shutil.ignore_patterns(".git", ".venv", "var", "staticfiles", "test-artifacts", "node_modules",
+        ignore=shutil.ignore_patterns(".git", ".venv", "var", "staticfiles", "test-artifacts", "tmp", "node_modules",
                                       "bench", "__pycache__", "*.pyc", "*.mo", ".pytest_cache", ".ruff_cache"),
     )
     catalogue_tool.makemessages(root=copy)
