@@ -99,7 +99,7 @@ def test_it_shows_the_default_selections_price_with_the_page(make_user):
 def test_it_points_to_the_credits_page_when_credits_are_short(make_user, language, short):
     page = signed_in(make_user(), language).get(reverse("accounts:playground")).content.decode()
     assert 'data-state="short"' in page and short in page
-    assert f'href="{reverse("accounts:credits")}"' in page
+    assert f'href="{reverse("billing:buy")}"' in page and f'href="{reverse("accounts:credits")}#redeem"' in page
     assert 'id="generate-button" disabled' in page
 
 
