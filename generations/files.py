@@ -57,7 +57,10 @@ def mask_load(generation: Generation) -> ReferenceImageData | None:
 
 
 def output_load(image: GeneratedImage) -> bytes:
-    """A stored output's bytes (for b64_json answers and stream events)."""
+    """A stored output's bytes (for b64_json answers and stream events), from memory when this process stored it."""
+    delivered = getattr(image, "delivered_bytes", None)
+    if delivered is not None:
+        return delivered
     with default_storage.open(image.file.name, "rb") as handle:
         return handle.read()
 
@@ -76,16 +79,16 @@ def outputs_store(*, generation: Generation, images: list[bytes]) -> list[Genera
         name = default_storage.save(
             f"generations/{generation.pk}/{secrets.token_urlsafe(16)}.{info.extension}", ContentFile(content)
         )
-        stored.append(
-            GeneratedImage(
-                generation=generation,
-                file=name,
-                width=info.width,
-                height=info.height,
-                content_type=info.content_type,
-                byte_size=len(content),
-            )
+        image = GeneratedImage(
+            generation=generation,
+            file=name,
+            width=info.width,
+            height=info.height,
+            content_type=info.content_type,
+            byte_size=len(content),
         )
+        image.delivered_bytes = content  # what was just stored: a b64_json answer needs no download
+        stored.append(image)
     return stored
 
 

@@ -29,3 +29,31 @@ def test_it_stores_images_in_the_bucket_and_answers_with_urls_that_serve_them(ap
         png = decoded(served.content)
         assert (png.format, png.size) == ("PNG", (1536, 1024))
     assert billing_audit() == []
+
+
+def test_it_answers_b64_json_from_the_bytes_it_just_stored_without_downloading_them(api, user, s3_storage):
+    """The /v1 face returns the image itself: it comes from memory, not from a GET of what was just uploaded."""
+    import base64
+
+    from django.core.files.storage import default_storage
+
+    calls = []
+    client = default_storage.connection.meta.client
+    client.meta.events.register("before-send.s3.*", lambda request, **_: calls.append(request.method))
+    try:
+        response = api.post(
+            "/v1/images/generations",
+            {"model": "gpt-image-2", "prompt": "A lighthouse at dusk", "size": "1024x1024", "quality": "low", "n": 2},
+            format="json",
+        )
+    finally:
+        client.meta.events.unregister("before-send.s3.*")
+
+    assert response.status_code == 200, response.content
+    assert calls == ["PUT", "PUT"]  # two uploads, no download
+    stored = [
+        s3_storage.client.get_object(Bucket=s3_storage.bucket, Key=image.file.name)["Body"].read()
+        for image in GeneratedImage.objects.order_by("created_at", "id")
+    ]
+    answered = [base64.b64decode(entry["b64_json"]) for entry in response.json()["data"]]
+    assert sorted(answered) == sorted(stored)
