@@ -22,6 +22,7 @@ from generations.services import generation_accept, generation_complete
 from generations.streaming import StreamShape
 from gih.errors import ApiError, GenerationFailed, NotFound
 from gih.openai_errors import openai_error
+from gih.renderers import OrjsonRenderer
 
 
 class ModelListView(APIView):
@@ -68,6 +69,7 @@ class ImagesView(APIView):
     """POST /v1/images/generations and /v1/images/edits."""
 
     parser_classes = [JSONParser, MultiPartParser, FormParser]
+    renderer_classes = [OrjsonRenderer]  # b64_json answers are megabytes
     edit = False
 
     def post(self, request):

@@ -7,8 +7,9 @@ id, credits, balance) travel in `x-gih-*` headers, so the body stays what OpenAI
 clients validate.
 """
 
-import base64
 from collections.abc import Callable
+
+import pybase64
 
 from generations.models import GeneratedImage, Generation, ImageModel
 from generations.serializers import unix
@@ -55,7 +56,7 @@ def images_response(
     if response_format == "url":
         data = [{"url": absolute_url(image.file.url)} for image in images]
     else:
-        data = [{"b64_json": base64.b64encode(content(image)).decode()} for image in images]
+        data = [{"b64_json": pybase64.b64encode(content(image)).decode()} for image in images]
     return {
         "created": unix(generation.created_at),
         "data": data,
@@ -87,7 +88,7 @@ def partial_event(generation: Generation, *, edit: bool, content: bytes, index: 
     background = options.get("background") or "auto"
     return {
         "type": f"{event_prefix(edit)}.partial_image",
-        "b64_json": base64.b64encode(content).decode(),
+        "b64_json": pybase64.b64encode(content).decode(),
         "background": background,
         "created_at": created_at,
         "output_format": options.get("output_format") or "png",
@@ -102,7 +103,7 @@ def completed_event(
 ) -> dict:
     return {
         "type": f"{event_prefix(edit)}.completed",
-        "b64_json": base64.b64encode(content).decode(),
+        "b64_json": pybase64.b64encode(content).decode(),
         "created_at": unix(generation.finished_at or generation.created_at),
         **used(generation, images),
         "usage": generation.token_usage or ZERO_USAGE,
