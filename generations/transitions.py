@@ -59,7 +59,9 @@ def _succeed(generation: Generation, stored: list[GeneratedImage], attempt: int)
         GeneratedImage.objects.bulk_create(stored)
         # The response reads generation.images: hand it the rows just written (and their bytes)
         # instead of a SELECT and, for b64_json, a download of what was uploaded a moment ago.
-        generation._prefetched_objects_cache = {"images": stored}
+        written = GeneratedImage.objects.filter(generation=generation)
+        written._result_cache, written._prefetch_done = stored, True  # what prefetch_related would leave
+        generation._prefetched_objects_cache = {"images": written}
         generation.status = Status.SUCCEEDED
         generation.finished_at = now
         missing = generation.n - len(stored)
