@@ -1,4 +1,4 @@
-"""The account lock every credit movement takes first (billing/services.py)."""
+"""The account lock every credit movement takes first (billing/services/)."""
 
 from billing.models import CreditAccount
 

@@ -2,7 +2,7 @@
 
 Invariant (checked by `manage.py billing_audit`): for every batch,
 remaining == the sum of its ledger rows, and 0 <= remaining <= amount.
-Only billing/services.py writes these tables.
+Only billing/services/ writes these tables.
 """
 
 from django.conf import settings

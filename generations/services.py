@@ -1,6 +1,6 @@
 """Submitting a generation: validate → charge and create in one transaction → run now (sync) or queue (async).
 
-Money moves only through billing/services.py; the attempt machine (claim, heartbeat,
+Money moves only through billing/services/; the attempt machine (claim, heartbeat,
 provider call) is generations/attempts.py and the terminal moves generations/transitions.py.
 
 Both API faces (/api/v1 and the OpenAI-exact /v1) come through here: generation_accept

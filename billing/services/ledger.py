@@ -1,0 +1,118 @@
+"""The shared parts of every credit movement: refusals, taking from batches, adding a batch."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import F
+
+from billing.models import (
+    AccountType,
+    CheckoutOrder,
+    CreditAccount,
+    CreditBatch,
+    LedgerEntry,
+)
+from billing.selectors import usable_batches
+
+# The most credits one grant or adjustment may move: far above any real purchase, far below the database's
+# integer columns, so a typo (an extra zero or three) is refused with a message instead of failing in SQL.
+MAX_CREDITS_PER_MOVEMENT = 1_000_000_000
+
+
+class InsufficientCredits(Exception):
+    def __init__(self, needed: int, available: int):
+        self.needed = needed
+        self.available = available
+        super().__init__(f"The account does not have enough credits: {needed} needed, {available} available.")
+
+
+class AccountBusy(Exception):
+    """The account's lock stayed taken past ACCOUNT_LOCK_TIMEOUT_MS (its other requests hold it): retry shortly."""
+
+    def __init__(self) -> None:
+        super().__init__("This account has too many requests in progress; please retry shortly.")
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    refunded: int
+    already_refunded: bool
+
+
+def credit_account_get(*, user) -> CreditAccount:
+    account, _ = CreditAccount.objects.get_or_create(user=user)
+    return account
+
+
+def _take(
+    account: CreditAccount, amount: int, *, kind: str, now: datetime, generation=None, actor=None, note: str = ""
+) -> list[LedgerEntry]:
+    """Take `amount` from usable batches (soonest-expiring first); the account must be locked."""
+    batches = list(usable_batches(account.pk, now).select_for_update())
+    available = sum(batch.remaining for batch in batches)
+    if available < amount:
+        raise InsufficientCredits(needed=amount, available=available)
+    entries = []
+    left = amount
+    for batch in batches:
+        if left == 0:
+            break
+        taken = min(left, batch.remaining)
+        CreditBatch.objects.filter(pk=batch.pk).update(remaining=F("remaining") - taken)
+        entries.append(
+            LedgerEntry(
+                account=account,
+                batch=batch,
+                kind=kind,
+                amount=-taken,
+                generation=generation,
+                actor=actor,
+                note=note,
+                created_at=now,
+            )
+        )
+        left -= taken
+    return LedgerEntry.objects.bulk_create(entries)
+
+
+def credit_account_set_type(*, user, account_type: str) -> CreditAccount:
+    if account_type not in AccountType.values:
+        raise ValueError(f"Unknown account type {account_type!r}; expected one of {', '.join(AccountType.values)}.")
+    account = credit_account_get(user=user)
+    CreditAccount.objects.filter(pk=account.pk).update(account_type=account_type)
+    account.account_type = account_type
+    return account
+
+
+def _check_size(amount: int) -> None:
+    if abs(amount) > MAX_CREDITS_PER_MOVEMENT:
+        raise ValueError(f"At most {MAX_CREDITS_PER_MOVEMENT:,} credits can be moved at once.")
+
+
+def _add_batch(
+    account: CreditAccount,
+    amount: int,
+    *,
+    kind: str,
+    source: str,
+    expires_at,
+    actor,
+    note: str,
+    now: datetime,
+    order: CheckoutOrder | None = None,
+) -> LedgerEntry:
+    """A new batch and the ledger row that created it; the account must be locked."""
+    batch = CreditBatch.objects.create(
+        account=account,
+        amount=amount,
+        remaining=amount,
+        source=source,
+        expires_at=expires_at,
+        granted_by=actor,
+        note=note,
+        order=order,
+        created_at=now,
+    )
+    return LedgerEntry.objects.create(
+        account=account, batch=batch, kind=kind, amount=amount, actor=actor, note=note, created_at=now
+    )
