@@ -55,7 +55,8 @@ def stack(tmp_path, worker_env):
         }
         manage(env, "migrate", "--noinput", "-v0")
         manage(env, "create_user", EMAIL, "--password", "pw-Restart-123")
-        manage(env, "grant_credits", EMAIL, "100")
+        manage(env, "create_user", "ops@example.com", "--password", "pw-Restart-123", "--staff")
+        manage(env, "grant_credits", EMAIL, "100", "--actor", "ops@example.com")
         key = manage(env, "create_api_key", EMAIL).splitlines()[-1]
         with LiveGunicorn(env, tmp_path / "gunicorn.log") as web:
             yield postgres, web, {"Authorization": f"Bearer {key}"}, env
