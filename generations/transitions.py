@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from billing.services import credits_refund
+from generations.events import announce_finished
 from generations.failures import FailureCode
 from generations.files import stored_delete
 from generations.models import GeneratedImage, Generation
@@ -72,6 +73,7 @@ def _succeed(generation: Generation, stored: list[GeneratedImage], attempt: int)
                 note=f"Refund: {missing} of {generation.n} images not delivered",
             )
             _record_refund(generation, result.refunded)
+        announce_finished(generation)
     return generation
 
 
@@ -107,6 +109,7 @@ def _fail(generation_id: str, error_code: str, error_message: str, attempt: int 
             actor=actor,
         )
         _record_refund(generation, result.refunded)
+        announce_finished(generation)
     return generation
 
 
