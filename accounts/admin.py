@@ -102,8 +102,10 @@ class StatusFilter(admin.SimpleListFilter):
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
-    list_display = ("display_prefix", "name", "user_email", "created_at", "last_used_at", "expires_at", "status")
-    list_filter = (StatusFilter, "created_at", "expires_at")
+    list_display = (
+        "display_prefix", "name", "mode", "user_email", "created_at", "last_used_at", "expires_at", "status",
+    )
+    list_filter = (StatusFilter, "mode", "created_at", "expires_at")
     list_select_related = ("user",)
     search_fields = ("prefix", "user__email")
     autocomplete_fields = ("user",)
@@ -111,7 +113,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
     actions = ("revoke_selected",)
     add_fields = ("user", "name", "expires_at")
     change_fields = (
-        "user", "name", "display_prefix", "status", "created_at", "last_used_at", "expires_at", "revoked_at",
+        "user", "name", "display_prefix", "mode", "status", "created_at", "last_used_at", "expires_at", "revoked_at",
     )
 
     def get_fields(self, request, obj=None):
@@ -123,7 +125,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     def get_search_results(self, request, queryset, search_term):
         # Staff paste the display form, `gih_live_abcd1234…`; the column holds `abcd1234`.
-        term = search_term.strip().removeprefix(keys.KEY_PREFIX).rstrip("…")
+        term = keys.strip_marker(search_term.strip()).rstrip("…")
         return super().get_search_results(request, queryset, term)
 
     @admin.display(description="key", ordering="prefix")

@@ -47,7 +47,15 @@ class User(AbstractUser):
 
 
 class ApiKey(models.Model):
-    """A bearer key. Only its HMAC digest is stored; the raw key is shown once."""
+    """A bearer key. Only its HMAC digest is stored; the raw key is shown once.
+
+    A test key (`gih_test_…`) works like a live one but generates on the local renderer for free:
+    it never reaches a paid provider and never moves credits (generations.services).
+    """
+
+    class Mode(models.TextChoices):
+        LIVE = "live", "Live"
+        TEST = "test", "Test"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys")
     name = models.CharField(max_length=100, default="Default")
@@ -59,6 +67,7 @@ class ApiKey(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    mode = models.CharField(max_length=4, choices=Mode.choices, default=Mode.LIVE, editable=False)
 
     class Meta:
         ordering = ["-created_at"]
@@ -69,9 +78,13 @@ class ApiKey(models.Model):
 
     @property
     def display_prefix(self) -> str:
-        from accounts.keys import KEY_PREFIX
+        from accounts.keys import marker
 
-        return f"{KEY_PREFIX}{self.prefix}…"
+        return f"{marker(self.mode)}{self.prefix}…"
+
+    @property
+    def livemode(self) -> bool:
+        return self.mode != self.Mode.TEST
 
     @property
     def is_revoked(self) -> bool:

@@ -12,7 +12,10 @@ from billing.models import CreditAccount
 # The key (k), its user (u) and their credit account (a), found by lookup prefix. Raw SQL because every
 # API request runs it: the ORM spent ~1.8 ms of CPU building and reading the same three-table query
 # (bench/RESULTS.md). billing.selectors.api_key_with_balance extends it with the balance for /credits.
-API_KEY_COLUMNS = "k.id, k.user_id, k.digest, k.revoked_at, k.expires_at, k.last_used_at, u.is_active, a.account_type"
+API_KEY_COLUMNS = (
+    "k.id, k.user_id, k.digest, k.revoked_at, k.expires_at, k.last_used_at, k.mode, u.is_active, a.account_type"
+)
+API_KEY_WIDTH = API_KEY_COLUMNS.count(",") + 1
 API_KEY_TABLES = (
     f"FROM {ApiKey._meta.db_table} k JOIN {User._meta.db_table} u ON u.id = k.user_id "
     f"LEFT JOIN {CreditAccount._meta.db_table} a ON a.user_id = k.user_id"
@@ -32,7 +35,7 @@ def _instance(model: type[Model], **values) -> Model:
 
 def api_key_from_row(row) -> ApiKey:
     """An ApiKey with its user and credit account, from API_KEY_COLUMNS' values; other fields load on access."""
-    key_id, user_id, digest, revoked_at, expires_at, last_used_at, is_active, account_type = row
+    key_id, user_id, digest, revoked_at, expires_at, last_used_at, mode, is_active, account_type = row
     api_key = _instance(
         ApiKey,
         id=key_id,
@@ -41,6 +44,7 @@ def api_key_from_row(row) -> ApiKey:
         revoked_at=aware(revoked_at),
         expires_at=aware(expires_at),
         last_used_at=aware(last_used_at),
+        mode=mode,
     )
     api_key.user = _instance(User, id=user_id, is_active=bool(is_active))
     if account_type is not None:

@@ -63,15 +63,23 @@ def user_sign_up(*, email: str, password: str, language: str = "") -> User:
     return user
 
 
-def api_key_create(*, user: User, name: str = "Default", expires_at: datetime | None = None) -> IssuedKey:
+def api_key_create(
+    *, user: User, name: str = "Default", expires_at: datetime | None = None, mode: str = ApiKey.Mode.LIVE
+) -> IssuedKey:
+    """Issue a key; mode "test" gives a `gih_test_` key (local renderer, no credits moved)."""
     # The prefix is random, so a clash is astronomically rare; retry rather than fail.
     for _ in range(5):
-        raw_key = keys.generate_raw_key()
+        raw_key = keys.generate_raw_key(mode)
         prefix = keys.lookup_prefix(raw_key)
         if not ApiKey.objects.filter(prefix=prefix).exists():
             break
     api_key = ApiKey.objects.create(
-        user=user, name=name or "Default", prefix=prefix, digest=keys.key_digest(raw_key), expires_at=expires_at
+        user=user,
+        name=name or "Default",
+        prefix=prefix,
+        digest=keys.key_digest(raw_key),
+        expires_at=expires_at,
+        mode=mode,
     )
     return IssuedKey(api_key=api_key, raw_key=raw_key)
 
@@ -84,14 +92,13 @@ def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
 
 
 def api_key_find(*, key_or_prefix: str) -> ApiKey | None:
-    """Find a key by its raw value, its display prefix (`gih_live_abcd1234…`) or bare prefix."""
+    """Find a key by its raw value, its display prefix (`gih_live_abcd1234…`, `gih_test_…`) or bare prefix."""
     value = key_or_prefix.strip().rstrip("…").rstrip(".")
     prefix = keys.lookup_prefix(value)
     if prefix is not None:
         api_key = ApiKey.objects.filter(prefix=prefix).first()
         return api_key if api_key and keys.digests_match(value, api_key.digest) else None
-    if value.startswith(keys.KEY_PREFIX):
-        value = value[len(keys.KEY_PREFIX) :]
+    value = keys.strip_marker(value)
     return ApiKey.objects.filter(prefix=value).first() if value else None
 
 

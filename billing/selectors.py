@@ -9,7 +9,7 @@ from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from accounts.selectors import API_KEY_COLUMNS, API_KEY_TABLES, aware
+from accounts.selectors import API_KEY_COLUMNS, API_KEY_TABLES, API_KEY_WIDTH, aware
 from billing.models import (
     AccountType,
     CheckoutOrder,
@@ -99,6 +99,7 @@ class ApiKeyWithBalance:
     expires_at: datetime | None
     last_used_at: datetime | None
     user_is_active: bool
+    mode: str
     balance: dict
 
 
@@ -126,11 +127,13 @@ def api_key_with_balance(prefix: str, *, now: datetime) -> ApiKeyWithBalance | N
         rows = cursor.fetchall()
     if not rows:
         return None
-    # API_KEY_COLUMNS' eight values, then the batch's four (NULL when the user has no usable batch).
-    key_id, _user_id, digest, revoked_at, expires_at, last_used_at, is_active, account_type = rows[0][:8]
+    # API_KEY_COLUMNS' values, then the batch's four (NULL when the user has no usable batch).
+    key_id, _user_id, digest, revoked_at, expires_at, last_used_at, mode, is_active, account_type = rows[0][
+        :API_KEY_WIDTH
+    ]
     batches = [
         UsableBatch(batch_id, remaining, aware(batch_expires_at), source)
-        for batch_id, remaining, batch_expires_at, source in (row[8:] for row in rows)
+        for batch_id, remaining, batch_expires_at, source in (row[API_KEY_WIDTH:] for row in rows)
         if batch_id is not None
     ]
     return ApiKeyWithBalance(
@@ -140,6 +143,7 @@ def api_key_with_balance(prefix: str, *, now: datetime) -> ApiKeyWithBalance | N
         expires_at=aware(expires_at),
         last_used_at=aware(last_used_at),
         user_is_active=bool(is_active),
+        mode=mode,
         balance=balance_from_batches(account_type, batches),
     )
 

@@ -178,6 +178,9 @@ class Generation(models.Model):
         default=dict, blank=True, help_text="What the provider used: size, quality, background, output_format."
     )
     token_usage = models.JSONField(null=True, blank=True, help_text="OpenAI's token usage object of the call.")
+    livemode = models.BooleanField(
+        default=True, help_text="False for a test key's generation: local renderer, no credits moved."
+    )
 
     class Meta:
         ordering = ["-created_at"]
