@@ -2,6 +2,9 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from billing.models import AccountType
 
 
 class UserManager(BaseUserManager):
@@ -46,7 +49,54 @@ class User(AbstractUser):
         return self.email
 
 
-class ApiKey(models.Model):
+class SpendPeriod(models.TextChoices):
+    """The window a spend limit counts in: the UTC calendar day or month, or the key's whole life."""
+
+    DAY = "day", _("Day (UTC)")
+    MONTH = "month", _("Month (UTC)")
+    TOTAL = "total", _("Total")
+
+
+class KeyLimits(models.Model):
+    """The optional limits shared by a key and its account type's defaults (accounts/limits.py combines them).
+
+    Blank means "no limit". The allow-lists are JSON lists; an empty one allows everything.
+    """
+
+    rate_limit_per_minute = models.PositiveIntegerField(
+        _("requests per minute"), null=True, blank=True, help_text=_("Generation requests per minute.")
+    )
+    max_concurrent = models.PositiveIntegerField(
+        _("concurrent generations"), null=True, blank=True, help_text=_("Queued plus running generations at once.")
+    )
+    spend_limit = models.PositiveIntegerField(
+        _("spend limit"), null=True, blank=True, help_text=_("Credits charged minus refunded, per spend period.")
+    )
+    spend_period = models.CharField(
+        _("spend period"), max_length=8, choices=SpendPeriod.choices, default=SpendPeriod.MONTH
+    )
+    allowed_models = models.JSONField(
+        _("allowed models"), default=list, blank=True, help_text=_("Model ids; empty allows every model.")
+    )
+
+    class Meta:
+        abstract = True
+
+
+class AccountTypeLimits(KeyLimits):
+    """Staff-set defaults for every key of one account type (FREE, PRO, ...): a key can only tighten them."""
+
+    account_type = models.CharField(max_length=20, choices=AccountType.choices, unique=True)
+
+    class Meta:
+        verbose_name = "account type limits"
+        verbose_name_plural = "account type limits"
+
+    def __str__(self) -> str:
+        return f"Limits of {self.account_type} keys"
+
+
+class ApiKey(KeyLimits):
     """A bearer key. Only its HMAC digest is stored; the raw key is shown once.
 
     A test key (`gih_test_…`) works like a live one but generates on the local renderer for free:
@@ -68,6 +118,9 @@ class ApiKey(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     mode = models.CharField(max_length=4, choices=Mode.choices, default=Mode.LIVE, editable=False)
+    allowed_ips = models.JSONField(
+        _("allowed IPs"), default=list, blank=True, help_text=_("IP addresses or CIDR ranges; empty allows any.")
+    )
 
     class Meta:
         ordering = ["-created_at"]
