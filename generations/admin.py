@@ -51,6 +51,8 @@ class ImageModelAdmin(admin.ModelAdmin):
 
 
 def _thumbnail(image: GeneratedImage, size: int) -> str:
+    if image.expired_at:
+        return "expired"
     return format_html(
         '<a href="{}" target="_blank" rel="noopener"><img src="{}" alt="{}" loading="lazy" '
         'style="max-width:{}px;max-height:{}px;border-radius:4px"></a>',
@@ -66,7 +68,7 @@ class GeneratedImageInline(admin.TabularInline):
     model = GeneratedImage
     extra = 0
     can_delete = False
-    fields = ("preview", "id", "width", "height", "content_type", "byte_size", "created_at")
+    fields = ("preview", "id", "width", "height", "content_type", "byte_size", "created_at", "expired_at")
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None) -> bool:

@@ -13,7 +13,8 @@ from generations import selectors
 from generations.files import output_load
 from generations.models import GeneratedImage, Generation
 from generations.openai_shapes import gih_headers
-from generations.serializers import generation_payload, model_payload
+from generations.retention import generation_images_delete
+from generations.serializers import generation_payload, image_url, model_payload
 from generations.services import GenerationOutcome, failed_message, generation_accept, generation_finish
 from generations.streaming import StreamShape, generation_stream
 from generations.validation import MASK_FIELD, REFERENCE_FIELDS
@@ -108,7 +109,7 @@ class ImageGenerationView(APIView):
 
     def _stream(self, request, outcome: GenerationOutcome):
         def extra(generation: Generation, image: GeneratedImage) -> dict:
-            return {"generation_id": generation.pk, "url": request.build_absolute_uri(image.file.url)}
+            return {"generation_id": generation.pk, "url": image_url(image, request.build_absolute_uri)}
 
         balance = balance_summary(balance_get(user=request.user))
         shape = StreamShape(edit=self.edit, failure_error=_stream_failure, completed_extra=extra)
@@ -120,10 +121,18 @@ class ImageEditView(ImageGenerationView):
 
 
 class GenerationDetailView(APIView):
-    """GET /api/v1/generations/:id: the owner's generation, live state included."""
+    """GET /api/v1/generations/:id: the owner's generation, live state included.
+
+    DELETE deletes its stored images now (generations/retention.py); the generation stays.
+    """
 
     def get(self, request, generation_id: str):
         generation = selectors.generation_get_for_user(user=request.user, generation_id=generation_id)
         if generation is None:
             raise NotFound(f"No generation {generation_id!r} for this API key's account.")
+        return Response(generation_payload(generation, absolute_url=request.build_absolute_uri))
+
+    def delete(self, request, generation_id: str):
+        generation_images_delete(user=request.user, generation_id=generation_id)
+        generation = selectors.generation_get_for_user(user=request.user, generation_id=generation_id)
         return Response(generation_payload(generation, absolute_url=request.build_absolute_uri))

@@ -99,3 +99,13 @@ def stored_delete(images: list[GeneratedImage]) -> None:
             default_storage.delete(image.file.name)
         except Exception:
             logger.warning("Could not delete orphaned image %s", image.file.name)
+
+
+def signed_url_lifetime() -> int | None:
+    """Seconds a stored file's URL stays valid when the storage signs it (S3 query-string auth), else None."""
+    storage = default_storage
+    if not getattr(storage, "querystring_auth", False):
+        return None
+    if getattr(storage, "custom_domain", None) and not getattr(storage, "cloudfront_signer", None):
+        return None  # a CDN domain without a signer: django-storages hands out plain, lasting URLs
+    return int(storage.querystring_expire)

@@ -224,9 +224,16 @@ class GeneratedImage(models.Model):
     content_type = models.CharField(max_length=40, default="image/png")
     byte_size = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
+    expired_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the stored file was deleted (retention, or the owner's DELETE)."
+    )
 
     class Meta:
         ordering = ["created_at", "id"]
+        # The retention sweep's lookup: images still stored, oldest first.
+        indexes = [
+            models.Index(fields=["created_at"], condition=Q(expired_at__isnull=True), name="generatedimage_stored")
+        ]
 
     def __str__(self) -> str:
         return self.id
@@ -240,6 +247,9 @@ class ReferenceImage(models.Model):
     file = models.FileField(upload_to=generated_image_path, max_length=255)
     content_type = models.CharField(max_length=40)
     is_mask = models.BooleanField(default=False, help_text="The edit's mask, not a reference image.")
+    expired_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the stored file was deleted (retention, or the owner's DELETE)."
+    )
 
     class Meta:
         ordering = ["position"]

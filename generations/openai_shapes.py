@@ -12,7 +12,7 @@ from collections.abc import Callable
 import pybase64
 
 from generations.models import GeneratedImage, Generation, ImageModel
-from generations.serializers import unix
+from generations.serializers import image_url, unix
 
 EXTENSION_FORMATS = {"image/png": "png", "image/jpeg": "jpeg", "image/webp": "webp"}
 ZERO_USAGE = {
@@ -52,11 +52,19 @@ def images_response(
     content: Callable[[GeneratedImage], bytes],
     absolute_url: Callable[[str], str],
 ) -> dict:
-    """OpenAI's ImagesResponse for a succeeded generation."""
-    if response_format == "url":
-        data = [{"url": absolute_url(image.file.url)} for image in images]
-    else:
-        data = [{"b64_json": pybase64.b64encode(content(image)).decode()} for image in images]
+    """OpenAI's ImagesResponse for a succeeded generation.
+
+    An image whose file is gone (retention, or its owner's DELETE; only a replay can see one)
+    keeps its place in `data` with no URL or bytes and `"expired": true`.
+    """
+    data = []
+    for image in images:
+        if image.expired_at:
+            data.append({response_format: None, "expired": True})
+        elif response_format == "url":
+            data.append({"url": image_url(image, absolute_url)})
+        else:
+            data.append({"b64_json": pybase64.b64encode(content(image)).decode()})
     return {
         "created": unix(generation.created_at),
         "data": data,
@@ -99,15 +107,19 @@ def partial_event(generation: Generation, *, edit: bool, content: bytes, index: 
 
 
 def completed_event(
-    generation: Generation, images: list[GeneratedImage], image: GeneratedImage, *, edit: bool, content: bytes
+    generation: Generation, images: list[GeneratedImage], image: GeneratedImage, *, edit: bool, content: bytes | None
 ) -> dict:
-    return {
+    """`content` None: the image's file is gone (a replay after retention or DELETE)."""
+    event = {
         "type": f"{event_prefix(edit)}.completed",
-        "b64_json": pybase64.b64encode(content).decode(),
+        "b64_json": None if content is None else pybase64.b64encode(content).decode(),
         "created_at": unix(generation.finished_at or generation.created_at),
         **used(generation, images),
         "usage": generation.token_usage or ZERO_USAGE,
     }
+    if content is None:
+        event["expired"] = True
+    return event
 
 
 def error_event(error: dict) -> dict:

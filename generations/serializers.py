@@ -2,9 +2,12 @@
 
 import base64
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
+
+from django.utils import timezone
 
 from generations.failures import public_failure_reason
+from generations.files import signed_url_lifetime
 from generations.models import GeneratedImage, Generation, ImageModel
 
 
@@ -54,19 +57,36 @@ def model_payload(model: ImageModel) -> dict:
     }
 
 
+def image_url(image: GeneratedImage, absolute_url: Callable[[str], str]) -> str | None:
+    """The stored image's URL; None once retention or its owner deleted the file."""
+    return None if image.expired_at else absolute_url(image.file.url)
+
+
+def url_expiry() -> str | None:
+    """When URLs signed now stop working (S3 query-string auth); None when they do not expire."""
+    lifetime = signed_url_lifetime()
+    return None if lifetime is None else iso(timezone.now() + timedelta(seconds=lifetime))
+
+
 def _image_payload(
-    image: GeneratedImage, absolute_url: Callable[[str], str], content: Callable[[GeneratedImage], bytes] | None
+    image: GeneratedImage,
+    absolute_url: Callable[[str], str],
+    content: Callable[[GeneratedImage], bytes] | None,
+    url_expires_at: str | None,
 ) -> dict:
+    expired = image.expired_at is not None
     payload = {
         "id": image.id,
         "object": "image",
-        "url": absolute_url(image.file.url),
+        "url": image_url(image, absolute_url),
+        "url_expires_at": None if expired else url_expires_at,
+        "expired": expired,
         "width": image.width,
         "height": image.height,
         "content_type": image.content_type,
         "created_at": iso(image.created_at),
     }
-    if content is not None:  # response_format: b64_json
+    if content is not None and not expired:  # response_format: b64_json
         payload["b64_json"] = base64.b64encode(content(image)).decode()
     return payload
 
@@ -75,6 +95,8 @@ def _data_entry(image: dict) -> dict:
     entry = {"url": image["url"], "revised_prompt": None}
     if "b64_json" in image:
         entry["b64_json"] = image["b64_json"]
+    if image["expired"]:
+        entry["expired"] = True
     return entry
 
 
@@ -92,7 +114,10 @@ def generation_payload(
     """
     # Images are written with the move to succeeded (transitions.generation_succeed): other states have none.
     succeeded = generation.status == Generation.Status.SUCCEEDED
-    images = [_image_payload(image, absolute_url, content) for image in generation.images.all()] if succeeded else []
+    expiry = url_expiry() if succeeded else None
+    images = (
+        [_image_payload(image, absolute_url, content, expiry) for image in generation.images.all()] if succeeded else []
+    )
     payload = {
         "object": "image_generation",
         "id": generation.id,

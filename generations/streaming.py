@@ -48,7 +48,8 @@ def _final_events(generation: Generation, shape: StreamShape) -> list[bytes]:
     images = list(generation.images.all())
     events = []
     for image in images:
-        data = openai_shapes.completed_event(generation, images, image, edit=shape.edit, content=output_load(image))
+        content = None if image.expired_at else output_load(image)
+        data = openai_shapes.completed_event(generation, images, image, edit=shape.edit, content=content)
         if shape.completed_extra is not None:
             data.update(shape.completed_extra(generation, image))
         events.append(encode_event(data["type"], data))

@@ -4,6 +4,7 @@ from celery import shared_task
 
 from generations.attempts import AttemptInProgress, generation_run
 from generations.recovery import generations_recover
+from generations.retention import images_expire_past_retention
 from generations.transitions import generations_reap_stuck
 
 
@@ -31,3 +32,9 @@ def reap_stuck_generations() -> int:
 def recover_orphaned_generations() -> dict:
     """Beat's recovery sweep (generations/recovery.py): orphans re-queued or failed and refunded."""
     return vars(generations_recover())
+
+
+@shared_task(ignore_result=True)
+def expire_images() -> dict:
+    """Beat's retention sweep (generations/retention.py): stored images past IMAGE_RETENTION_DAYS deleted."""
+    return vars(images_expire_past_retention())

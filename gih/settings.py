@@ -340,11 +340,16 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(_queue_dir / "control"),
         "store_processed": False,
     }
+# Stored outputs and reference images are deleted this many days after they were made (0: kept
+# forever); their rows stay, marked expired. Beat looks for them this often.
+IMAGE_RETENTION_DAYS = envint("IMAGE_RETENTION_DAYS", 30)
+IMAGE_RETENTION_SWEEP_SECONDS = envint("IMAGE_RETENTION_SWEEP_SECONDS", 3600)
 # Beat's record of last runs: per checkout/host (GIH_VAR_DIR), not a /tmp file that several checkouts share.
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "expire-credit-batches": {"task": "billing.tasks.expire_credit_batches", "schedule": 60.0},
     "reap-stuck-generations": {"task": "generations.tasks.reap_stuck_generations", "schedule": 60.0},
+    "expire-images": {"task": "generations.tasks.expire_images", "schedule": float(IMAGE_RETENTION_SWEEP_SECONDS)},
     "recover-orphaned-generations": {
         "task": "generations.tasks.recover_orphaned_generations",
         "schedule": float(GENERATION_RECOVERY_INTERVAL_SECONDS),
