@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from accounts import exports, playground, views
+from accounts import exports, generation_actions, playground, views
 
 app_name = "accounts"
 
@@ -30,6 +30,11 @@ urlpatterns = [
     path("generations/", views.generation_list, name="generations"),
     path("generations/<str:generation_id>/", views.generation_detail, name="generation_detail"),
     path("generations/<str:generation_id>/status.json", views.generation_status, name="generation_status"),
+    path(
+        "generations/<str:generation_id>/cancel/",
+        generation_actions.generation_cancel_view,
+        name="generation_cancel",
+    ),
     path("playground/", playground.playground, name="playground"),
     path("playground/quote.json", playground.playground_quote, name="playground_quote"),
     path("docs/", views.docs, name="docs"),

@@ -16,7 +16,13 @@ from generations.models import Generation
 from generations.selectors import generation_daily_counts
 
 USAGE_DAYS = 30
-STATUSES = [Generation.Status.SUCCEEDED, Generation.Status.FAILED, Generation.Status.RUNNING, Generation.Status.QUEUED]
+STATUSES = [
+    Generation.Status.SUCCEEDED,
+    Generation.Status.FAILED,
+    Generation.Status.CANCELED,
+    Generation.Status.RUNNING,
+    Generation.Status.QUEUED,
+]
 
 # Drawing area, in SVG user units (the SVG scales to its container's width).
 WIDTH, HEIGHT = 640, 190

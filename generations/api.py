@@ -17,6 +17,7 @@ from generations.retention import generation_images_delete
 from generations.serializers import generation_payload, image_url, model_payload
 from generations.services import GenerationOutcome, failed_message, generation_accept, generation_finish
 from generations.streaming import StreamShape, generation_stream
+from generations.transitions import generation_cancel
 from generations.validation import MASK_FIELD, REFERENCE_FIELDS
 from gih.errors import NotFound
 from gih.parsers import JSONParser
@@ -135,4 +136,12 @@ class GenerationDetailView(APIView):
     def delete(self, request, generation_id: str):
         generation_images_delete(user=request.user, generation_id=generation_id)
         generation = selectors.generation_get_for_user(user=request.user, generation_id=generation_id)
+        return Response(generation_payload(generation, absolute_url=request.build_absolute_uri))
+
+
+class GenerationCancelView(APIView):
+    """POST /api/v1/generations/:id/cancel: the owner cancels a queued generation, fully refunded."""
+
+    def post(self, request, generation_id: str):
+        generation = generation_cancel(user=request.user, generation_id=generation_id)
         return Response(generation_payload(generation, absolute_url=request.build_absolute_uri))

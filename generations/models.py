@@ -134,6 +134,7 @@ class Generation(models.Model):
         RUNNING = "running", _("Running")
         SUCCEEDED = "succeeded", _("Succeeded")
         FAILED = "failed", _("Failed")
+        CANCELED = "canceled", _("Canceled")  # by its owner while queued (transitions.generation_cancel)
 
     class Face(models.TextChoices):
         """The API a generation came through: the documented GIH API or the OpenAI-exact one."""
@@ -141,7 +142,7 @@ class Generation(models.Model):
         API = "api", "/api/v1"
         OPENAI = "openai", "/v1 (OpenAI)"
 
-    TERMINAL = (Status.SUCCEEDED, Status.FAILED)
+    TERMINAL = (Status.SUCCEEDED, Status.FAILED, Status.CANCELED)
 
     id = models.CharField(max_length=40, primary_key=True, default=new_generation_id, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="generations")
@@ -184,7 +185,8 @@ class Generation(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["user", "-created_at"])]
+        # The account's lists and the API's cursor pages order by (created_at, id), newest first.
+        indexes = [models.Index(fields=["user", "-created_at", "-id"], name="generation_user_created_id")]
         # The admin's "Fail and refund" moves money: its own right, not implied by viewing generations.
         permissions = [("fail_generation", "Can fail and refund unfinished generations")]
         constraints = [

@@ -122,7 +122,7 @@ def _sdk_retry_join(*, user, api_key, fingerprint: str) -> Generation | None:
     The official SDKs retry a timed-out request (twice by default) without an
     Idempotency-Key, so a slow generation would be charged up to three times. A retry
     says so (`x-stainless-retry-count` ≥ 1): it joins the first request's generation
-    instead. A failed one was refunded, so a retry of it runs anew.
+    instead. A failed or canceled one was refunded, so a retry of it runs anew.
     """
     return (
         Generation.objects.filter(
@@ -131,7 +131,7 @@ def _sdk_retry_join(*, user, api_key, fingerprint: str) -> Generation | None:
             request_fingerprint=fingerprint,
             created_at__gte=timezone.now() - SDK_RETRY_WINDOW,
         )
-        .exclude(status=Status.FAILED)
+        .exclude(status__in=[Status.FAILED, Status.CANCELED])
         .order_by("-created_at")
         .first()
     )

@@ -1,4 +1,4 @@
-"""Terminal moves of a generation: succeed, fail (refunding), reap.
+"""Terminal moves of a generation: succeed, fail (refunding), cancel (refunding), reap.
 
 Each move is a compare-and-set on the generation row, so a duplicate task, a retry,
 staff and the reaper can never finish or refund a generation twice.
@@ -23,6 +23,7 @@ from generations.failures import FailureCode
 from generations.files import stored_delete
 from generations.models import GeneratedImage, Generation
 from gih.db import retry_on_disconnect
+from gih.errors import GenerationFinished, GenerationRunning, NotFound
 
 Status = Generation.Status
 
@@ -107,6 +108,37 @@ def _fail(generation_id: str, error_code: str, error_message: str, attempt: int 
             amount=generation.credits_charged - generation.credits_refunded,
             note=f"Refund: generation failed ({error_code})",
             actor=actor,
+        )
+        _record_refund(generation, result.refunded)
+        announce_finished(generation)
+    return generation
+
+
+def generation_cancel(*, user, generation_id: str) -> Generation:
+    """Cancel the owner's queued generation with a full refund; its task then finds nothing to run.
+
+    The row lock orders this against the worker's claim (attempts.claim, a compare-and-set
+    on `queued`): whichever commits first wins, so a canceled generation never runs and a
+    claimed one is never refunded here. Raises NotFound (not the owner's), GenerationRunning,
+    or GenerationFinished.
+    """
+    with transaction.atomic():
+        generation = (
+            Generation.objects.select_for_update(of=("self",), no_key=True).filter(pk=generation_id, user=user).first()
+        )
+        if generation is None:
+            raise NotFound(f"No generation {generation_id!r} for this account.")
+        if generation.status == Status.RUNNING:
+            raise GenerationRunning()
+        if generation.is_terminal:
+            raise GenerationFinished(f"The generation has already finished ({generation.status}).")
+        generation.status = Status.CANCELED
+        generation.finished_at = timezone.now()
+        generation.save(update_fields=["status", "finished_at"])
+        result = credits_refund(
+            generation=generation,
+            amount=generation.credits_charged - generation.credits_refunded,
+            note="Refund: generation canceled by its owner",
         )
         _record_refund(generation, result.refunded)
         announce_finished(generation)

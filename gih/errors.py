@@ -76,6 +76,18 @@ class IdempotencyConflict(ApiError):
     default_message = "This Idempotency-Key was already used with a different request body."
 
 
+class GenerationRunning(ApiError):
+    status_code = 409
+    code = "generation_running"
+    default_message = "The generation is already running; the provider is working on it and it cannot be canceled."
+
+
+class GenerationFinished(ApiError):
+    status_code = 409
+    code = "generation_finished"
+    default_message = "The generation has already finished."
+
+
 class GenerationFailed(ApiError):
     status_code = 500
     code = "generationFailed"
