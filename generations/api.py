@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 from billing.selectors import balance_get, balance_summary
 from generations import selectors
 from generations.files import output_load
+from generations.listing import list_query_parse
 from generations.models import GeneratedImage, Generation
 from generations.openai_shapes import gih_headers
 from generations.retention import generation_images_delete
@@ -119,6 +120,15 @@ class ImageGenerationView(APIView):
 
 class ImageEditView(ImageGenerationView):
     edit = True
+
+
+class GenerationListView(APIView):
+    """GET /api/v1/generations: the owner's generations, newest first, one cursor page at a time."""
+
+    def get(self, request):
+        generations, has_more = selectors.generations_page(user=request.user, query=list_query_parse(request.GET))
+        data = [generation_payload(generation, absolute_url=request.build_absolute_uri) for generation in generations]
+        return Response({"object": "list", "data": data, "has_more": has_more})
 
 
 class GenerationDetailView(APIView):

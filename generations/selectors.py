@@ -2,10 +2,12 @@
 
 from datetime import UTC, date, datetime
 
-from django.db.models import Count, Prefetch, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.db.models.functions import TruncDate
 
+from generations.listing import ListQuery
 from generations.models import Generation, ImageModel, ModelPrice
+from gih.errors import InvalidRequest
 
 
 def enabled_models() -> list[ImageModel]:
@@ -44,11 +46,43 @@ def generations_for_user(
         generations = generations.filter(created_at__gte=created_from)
     if created_before is not None:
         generations = generations.filter(created_at__lt=created_before)
-    return (
-        generations.select_related("model")
-        .prefetch_related("images")
-        .order_by("-created_at", "-id")
-    )
+    return generations.select_related("model").prefetch_related("images").order_by("-created_at", "-id")
+
+
+def generations_page(*, user, query: ListQuery) -> tuple[list[Generation], bool]:
+    """One page of the user's generations, newest first, and whether more lie beyond it in its direction.
+
+    Ids are random, so a cursor orders by (created_at, id): the cursor's row is looked up
+    (by primary key) and the page is the next `limit` rows past it on the
+    (user, created_at, id) index. Generations created meanwhile are newer than any
+    starting_after cursor, so paging back through a list never repeats or skips one.
+    """
+    cursor_id = query.starting_after or query.ending_before
+    generations = Generation.objects.filter(user=user)
+    if query.status:
+        generations = generations.filter(status=query.status)
+    if query.created_after is not None:
+        generations = generations.filter(created_at__gt=query.created_after)
+    if query.created_before is not None:
+        generations = generations.filter(created_at__lt=query.created_before)
+    order = ("-created_at", "-id")
+    if cursor_id:
+        param = "starting_after" if query.starting_after else "ending_before"
+        cursor = Generation.objects.filter(user=user, pk=cursor_id).values_list("created_at", flat=True).first()
+        if cursor is None:
+            raise InvalidRequest(f"{param}: no generation {cursor_id!r} for this account.", param=param)
+        # (created_at, id) past the cursor's; the plain created_at bound gives the index scan its start.
+        if query.starting_after:  # older
+            generations = generations.filter(Q(created_at__lt=cursor) | Q(id__lt=cursor_id), created_at__lte=cursor)
+        else:  # newer, nearest first (turned back to newest first below)
+            generations = generations.filter(Q(created_at__gt=cursor) | Q(id__gt=cursor_id), created_at__gte=cursor)
+            order = ("created_at", "id")
+    rows = list(generations.select_related("model").prefetch_related("images").order_by(*order)[: query.limit + 1])
+    has_more = len(rows) > query.limit
+    rows = rows[: query.limit]
+    if query.ending_before:
+        rows.reverse()
+    return rows, has_more
 
 
 def generation_daily_counts(*, user, since: datetime) -> dict[tuple[date, str], int]:
