@@ -29,6 +29,14 @@ def fresh_login_throttle():
 
 
 @pytest.fixture(autouse=True)
+def fresh_rate_limits():
+    """A key's per-minute counts live in Redis too; key ids repeat between tests."""
+    from accounts.ratelimit import rate_reset
+
+    rate_reset()
+
+
+@pytest.fixture(autouse=True)
 def seeded_models(request):
     """Re-seed the model catalogue for every database test.
 

@@ -3,6 +3,7 @@
 from rest_framework import authentication, exceptions
 
 from accounts import services
+from gih.client_ip import client_ip
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
@@ -11,7 +12,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
     def authenticate(self, request):
         try:
             raw_key = services.bearer_value(request.META.get("HTTP_AUTHORIZATION", ""))
-            api_key = services.api_key_authenticate(raw_key=raw_key)
+            api_key = services.api_key_authenticate(raw_key=raw_key, client_ip=client_ip(request))
         except services.ApiKeyRejected as rejection:
             raise exceptions.AuthenticationFailed(rejection.message, code=rejection.code) from None
         return api_key.user, api_key

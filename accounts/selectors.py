@@ -1,5 +1,6 @@
 """Reads of users' API keys: the one-query lookup behind API authentication, and the account area's lists."""
 
+import json
 from datetime import UTC, datetime
 
 from django.db import connection
@@ -13,7 +14,8 @@ from billing.models import CreditAccount
 # API request runs it: the ORM spent ~1.8 ms of CPU building and reading the same three-table query
 # (bench/RESULTS.md). billing.selectors.api_key_with_balance extends it with the balance for /credits.
 API_KEY_COLUMNS = (
-    "k.id, k.user_id, k.digest, k.revoked_at, k.expires_at, k.last_used_at, k.mode, u.is_active, a.account_type"
+    "k.id, k.user_id, k.digest, k.revoked_at, k.expires_at, k.last_used_at, k.mode, u.is_active, a.account_type, "
+    "k.allowed_ips"
 )
 API_KEY_WIDTH = API_KEY_COLUMNS.count(",") + 1
 API_KEY_TABLES = (
@@ -27,6 +29,11 @@ def aware(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
+def json_list(value) -> list:
+    """A JSON list column read by raw SQL: text on SQLite (and on PostgreSQL through Django's connection)."""
+    return json.loads(value) if isinstance(value, str | bytes) else list(value or ())
+
+
 def _instance(model: type[Model], **values) -> Model:
     # from_db() takes values in field order; fields not given stay deferred (loaded on first access).
     names = [field.attname for field in model._meta.concrete_fields if field.attname in values]
@@ -35,7 +42,7 @@ def _instance(model: type[Model], **values) -> Model:
 
 def api_key_from_row(row) -> ApiKey:
     """An ApiKey with its user and credit account, from API_KEY_COLUMNS' values; other fields load on access."""
-    key_id, user_id, digest, revoked_at, expires_at, last_used_at, mode, is_active, account_type = row
+    key_id, user_id, digest, revoked_at, expires_at, last_used_at, mode, is_active, account_type, allowed_ips = row
     api_key = _instance(
         ApiKey,
         id=key_id,
@@ -45,6 +52,7 @@ def api_key_from_row(row) -> ApiKey:
         expires_at=aware(expires_at),
         last_used_at=aware(last_used_at),
         mode=mode,
+        allowed_ips=json_list(allowed_ips),
     )
     api_key.user = _instance(User, id=user_id, is_active=bool(is_active))
     if account_type is not None:

@@ -1,6 +1,6 @@
 """Writes for users and API keys."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
@@ -10,9 +10,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts import keys
-from accounts.models import ApiKey, User
+from accounts.limits import ip_in, networks_clean
+from accounts.models import ApiKey, SpendPeriod, User
 from accounts.selectors import api_key_by_prefix
 from accounts.staff import support_staff_group_ensure
+from gih.errors import ApiError
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -64,12 +66,13 @@ def user_sign_up(*, email: str, password: str, language: str = "") -> User:
 
 
 def api_key_create(
-    *, user: User, name: str = "Default", expires_at: datetime | None = None, mode: str = ApiKey.Mode.LIVE
+    *, user: User, name: str = "Default", expires_at: datetime | None = None, limits: Mapping | None = None
 ) -> IssuedKey:
-    """Issue a key; mode "test" gives a `gih_test_` key (local renderer, no credits moved)."""
+    """Issue a key; `limits` are its optional own limits (api_key_limits_clean: ValueError names a bad one)."""
+    values = api_key_limits_clean(limits or {})
     # The prefix is random, so a clash is astronomically rare; retry rather than fail.
     for _ in range(5):
-        raw_key = keys.generate_raw_key(mode)
+        raw_key = keys.generate_raw_key()
         prefix = keys.lookup_prefix(raw_key)
         if not ApiKey.objects.filter(prefix=prefix).exists():
             break
@@ -79,9 +82,41 @@ def api_key_create(
         prefix=prefix,
         digest=keys.key_digest(raw_key),
         expires_at=expires_at,
-        mode=mode,
+        **values,
     )
     return IssuedKey(api_key=api_key, raw_key=raw_key)
+
+
+def api_key_limits_clean(limits: Mapping) -> dict:
+    """A key's limits as stored: numbers ≥ 0 or None (no limit), a known spend period, model ids, canonical
+    networks for the IPs and CIDRs. Fields not given are left out; ValueError says what is wrong."""
+    values = {}
+    for name in ("rate_limit_per_minute", "max_concurrent", "spend_limit"):
+        if name in limits:
+            value = limits[name]
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+                raise ValueError(f"{name}: a whole number of at least 0, or none for no limit.")
+            values[name] = value
+    if "spend_period" in limits:
+        if limits["spend_period"] not in SpendPeriod.values:
+            raise ValueError(f"spend_period: one of {', '.join(SpendPeriod.values)}.")
+        values["spend_period"] = limits["spend_period"]
+    if "allowed_models" in limits:
+        values["allowed_models"] = sorted(
+            {str(model).strip() for model in limits["allowed_models"] if str(model).strip()}
+        )
+    if "allowed_ips" in limits:
+        values["allowed_ips"] = networks_clean(limits["allowed_ips"])
+    return values
+
+
+def api_key_limits_set(*, api_key: ApiKey, limits: Mapping) -> ApiKey:
+    """Change a key's own limits (they take effect on its next request; its account type's defaults still cap them)."""
+    values = api_key_limits_clean(limits)
+    ApiKey.objects.filter(pk=api_key.pk).update(**values)
+    for name, value in values.items():
+        setattr(api_key, name, value)
+    return api_key
 
 
 def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
@@ -126,6 +161,7 @@ class LoadedKey(Protocol):
     expires_at: datetime | None
     last_used_at: datetime | None
     user_is_active: bool
+    allowed_ips: list[str]
 
 
 def bearer_value(authorization: str) -> str:
@@ -140,14 +176,19 @@ KeyT = TypeVar("KeyT", bound=LoadedKey)
 
 
 def api_key_authenticate(
-    *, raw_key: str, load: Callable[[str], KeyT | None] = api_key_by_prefix, now: datetime | None = None
+    *,
+    raw_key: str,
+    load: Callable[[str], KeyT | None] = api_key_by_prefix,
+    now: datetime | None = None,
+    client_ip: str | None = None,
 ) -> KeyT:
     """The key for a raw bearer value, or ApiKeyRejected with the documented code.
 
     `load(prefix)` fetches the key by its lookup prefix: by default the ApiKey with its user
     and credit account (accounts.selectors.api_key_by_prefix). GET /api/v1/credits passes
     a loader that reads the balance in the same query; the rules below are the same for both.
-    Records last use at most once a minute per key, so a busy key is not a hot row.
+    Records last use at most once a minute per key, so a busy key is not a hot row. A key with allowed IPs
+    works only from them (`client_ip`, the real client's address: gih.client_ip): 403 ip_not_allowed.
     """
     now = now or timezone.now()
     prefix = keys.lookup_prefix(raw_key)
@@ -158,6 +199,13 @@ def api_key_authenticate(
         raise ApiKeyRejected("expiredApiKey", EXPIRED_KEY_MESSAGE)
     if not api_key.user_is_active:
         raise ApiKeyRejected("invalidApiKey", INVALID_KEY_MESSAGE)
+    if client_ip is not None and not ip_in(client_ip, api_key.allowed_ips):
+        raise ApiError(
+            f"This API key is not allowed from {client_ip}: it only works from its allowed IPs "
+            f"({', '.join(api_key.allowed_ips)}).",
+            code="ip_not_allowed",
+            status_code=403,
+        )
     if api_key.last_used_at is None or api_key.last_used_at < now - LAST_USED_RESOLUTION:
         ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
         api_key.last_used_at = now

@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 from accounts.services import api_key_authenticate, bearer_value
 from billing.redeeming import RedeemFailed, redeem
 from billing.selectors import api_key_with_balance, balance_get, balance_summary, batch_payload
+from gih.client_ip import client_ip
 from gih.errors import ApiError, error_response
 
 
@@ -29,7 +30,8 @@ def credits_view(request):
         return error_response(405, "method_not_allowed", message, headers={"Allow": "GET, HEAD"})
     raw_key = bearer_value(request.headers.get("Authorization", ""))
     now = timezone.now()
-    key = api_key_authenticate(raw_key=raw_key, load=partial(api_key_with_balance, now=now), now=now)
+    load = partial(api_key_with_balance, now=now)
+    key = api_key_authenticate(raw_key=raw_key, load=load, now=now, client_ip=client_ip(request))
     return JsonResponse({"object": "credit_balance", **key.balance})
 
 

@@ -9,7 +9,7 @@ from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from accounts.selectors import API_KEY_COLUMNS, API_KEY_TABLES, API_KEY_WIDTH, aware
+from accounts.selectors import API_KEY_COLUMNS, API_KEY_TABLES, API_KEY_WIDTH, aware, json_list
 from billing.models import (
     AccountType,
     CheckoutOrder,
@@ -100,6 +100,7 @@ class ApiKeyWithBalance:
     last_used_at: datetime | None
     user_is_active: bool
     mode: str
+    allowed_ips: list[str]
     balance: dict
 
 
@@ -128,9 +129,9 @@ def api_key_with_balance(prefix: str, *, now: datetime) -> ApiKeyWithBalance | N
     if not rows:
         return None
     # API_KEY_COLUMNS' values, then the batch's four (NULL when the user has no usable batch).
-    key_id, _user_id, digest, revoked_at, expires_at, last_used_at, mode, is_active, account_type = rows[0][
-        :API_KEY_WIDTH
-    ]
+    key_id, _user_id, digest, revoked_at, expires_at, last_used_at, mode, is_active, account_type, allowed_ips = rows[
+        0
+    ][:API_KEY_WIDTH]
     batches = [
         UsableBatch(batch_id, remaining, aware(batch_expires_at), source)
         for batch_id, remaining, batch_expires_at, source in (row[API_KEY_WIDTH:] for row in rows)
@@ -144,6 +145,7 @@ def api_key_with_balance(prefix: str, *, now: datetime) -> ApiKeyWithBalance | N
         last_used_at=aware(last_used_at),
         user_is_active=bool(is_active),
         mode=mode,
+        allowed_ips=json_list(allowed_ips),
         balance=balance_from_batches(account_type, batches),
     )
 
@@ -174,8 +176,7 @@ def billing_audit() -> list[AuditProblem]:
     """Every broken invariant in the credit tables; an empty list means all is well."""
     problems: list[AuditProblem] = []
     ledger_sums = {
-        row["batch_id"]: row["total"]
-        for row in LedgerEntry.objects.values("batch_id").annotate(total=Sum("amount"))
+        row["batch_id"]: row["total"] for row in LedgerEntry.objects.values("batch_id").annotate(total=Sum("amount"))
     }
     for batch in CreditBatch.objects.all().iterator():
         total = ledger_sums.get(batch.pk, 0)

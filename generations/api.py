@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 
 from billing.selectors import balance_get, balance_summary
 from generations import selectors
+from generations.admission import Admission, admission_for
 from generations.files import output_load
 from generations.listing import list_query_parse
 from generations.models import GeneratedImage, Generation
@@ -74,11 +75,29 @@ def request_fields(request) -> dict:
     return request.data
 
 
+def request_admission(request) -> Admission | None:
+    """The request's pass through its key's limits, kept on the request for the x-ratelimit-* headers."""
+    request.gih_admission = admission_for(request.auth)
+    return request.gih_admission
+
+
+class RateLimitHeadersMixin:
+    """Every answer of a generation view, error or not, carries the key's x-ratelimit-* headers (when it has one)."""
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        admission = getattr(request, "gih_admission", None)
+        if admission is not None and admission.rate is not None:
+            for name, value in admission.rate.headers().items():
+                response[name] = value
+        return response
+
+
 def _stream_failure(generation: Generation) -> dict:
     return {"message": failed_message(generation), "type": "server_error", "param": None, "code": "generationFailed"}
 
 
-class ImageGenerationView(APIView):
+class ImageGenerationView(RateLimitHeadersMixin, APIView):
     """POST /api/v1/images/generations (and /images/edits for OpenAI SDK clients)."""
 
     parser_classes = [JSONParser, MultiPartParser, FormParser]
@@ -93,6 +112,7 @@ class ImageGenerationView(APIView):
             mask=mask_file(request),
             idempotency_key=request.headers.get("Idempotency-Key"),
             sdk_retry=sdk_retry_count(request) > 0,
+            admission=request_admission(request),
         )
         if outcome.spec.stream:
             return self._stream(request, outcome)

@@ -13,7 +13,15 @@ from rest_framework.views import APIView
 
 from billing.selectors import balance_get, balance_summary
 from generations import openai_shapes, selectors
-from generations.api import mask_file, reference_files, request_fields, sdk_retry_count, stream_response
+from generations.api import (
+    RateLimitHeadersMixin,
+    mask_file,
+    reference_files,
+    request_admission,
+    request_fields,
+    sdk_retry_count,
+    stream_response,
+)
 from generations.catalogue import catalogue
 from generations.failures import FailureCode, is_retryable, public_failure_reason
 from generations.files import output_load
@@ -65,7 +73,7 @@ def failure_error(generation: Generation) -> dict:
     return openai_error(error.status_code, error.code, error.message)["error"]
 
 
-class ImagesView(APIView):
+class ImagesView(RateLimitHeadersMixin, APIView):
     """POST /v1/images/generations and /v1/images/edits."""
 
     parser_classes = [JSONParser, MultiPartParser, FormParser]
@@ -83,6 +91,7 @@ class ImagesView(APIView):
             face=Generation.Face.OPENAI,
             edit=self.edit,
             sdk_retry=sdk_retry_count(request) > 0,
+            admission=request_admission(request),
         )
         spec = outcome.spec
         if spec.stream:

@@ -2,7 +2,7 @@
 
 from datetime import UTC, date, datetime
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, F, Prefetch, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 
 from generations.listing import ListQuery
@@ -95,3 +95,20 @@ def generation_daily_counts(*, user, since: datetime) -> dict[tuple[date, str], 
         .order_by()
     )
     return {(row["day"], row["status"]): row["count"] for row in rows}
+
+
+IN_FLIGHT = (Generation.Status.QUEUED, Generation.Status.RUNNING)
+
+
+def key_in_flight(*, api_key_id: int) -> int:
+    """How many of this key's generations are queued or running (its concurrency)."""
+    return Generation.objects.filter(api_key_id=api_key_id, status__in=IN_FLIGHT).count()
+
+
+def key_spent(*, api_key_id: int, since: datetime | None) -> int:
+    """Credits this key's generations created from `since` (None: ever) cost: charged minus refunded."""
+    generations = Generation.objects.filter(api_key_id=api_key_id)
+    if since is not None:
+        generations = generations.filter(created_at__gte=since)
+    total = generations.aggregate(total=Sum(F("credits_charged") - F("credits_refunded")))["total"]
+    return total or 0

@@ -21,6 +21,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from billing.services import credits_charge, credits_precheck
+from generations.admission import Admission
 from generations.attempts import Stream, attempt_run
 from generations.failures import FailureCode, is_retryable, public_failure_reason
 from generations.files import reference_images_store
@@ -60,12 +61,19 @@ def _replay(*, user, idempotency_key: str, fingerprint: str) -> GenerationOutcom
 
 
 def generation_submit(
-    *, user, spec: GenerationSpec, api_key=None, idempotency_key: str | None = None
+    *,
+    user,
+    spec: GenerationSpec,
+    api_key=None,
+    idempotency_key: str | None = None,
+    admission: Admission | None = None,
 ) -> GenerationOutcome:
     """Create the generation and charge for it in one transaction (InsufficientCredits writes nothing).
 
     A sync generation is created already running as attempt 1 (see attempts.claim): the
     request that charged it runs it right away, so a separate claim would only cost a round trip.
+    The key's limits (`admission`, generations/admission.py) refuse before anything is charged,
+    and check concurrency and spend again under the account lock, in the charge's transaction.
     """
     fingerprint = spec.fingerprint()
     if idempotency_key:
@@ -73,6 +81,8 @@ def generation_submit(
         if replay:
             return replay
     resolution = spec.resolution
+    if admission is not None:
+        admission.admit(spec=spec)
     # A refusal must be cheap: checked before queueing for the account's slot and row lock.
     credits_precheck(user=user, amount=spec.credits)
     now = timezone.now()  # one instant: a sync generation starts when it is created
@@ -81,6 +91,8 @@ def generation_submit(
         # At most ACCOUNT_MAX_CONCURRENT_CHARGES of this account's charges hold a connection
         # at once in this process (gih/slots.py): one tenant cannot occupy the pool.
         with account_slot(user.pk), transaction.atomic():
+            if admission is not None:
+                admission.recheck(user=user, spec=spec)
             generation = Generation.objects.create(
                 user=user,
                 api_key=api_key,
@@ -148,6 +160,7 @@ def generation_accept(
     face: str = Generation.Face.API,
     edit: bool = False,
     sdk_retry: bool = False,
+    admission: Admission | None = None,
 ) -> GenerationOutcome:
     """Validate and charge a request, or find the generation it repeats; nothing runs yet."""
     idempotency_key_validate(idempotency_key)
@@ -156,7 +169,9 @@ def generation_accept(
         joined = _sdk_retry_join(user=user, api_key=api_key, fingerprint=spec.fingerprint())
         if joined is not None:
             return GenerationOutcome(generation=joined, replayed=True, spec=spec, joined=True)
-    outcome = generation_submit(user=user, spec=spec, api_key=api_key, idempotency_key=idempotency_key)
+    outcome = generation_submit(
+        user=user, spec=spec, api_key=api_key, idempotency_key=idempotency_key, admission=admission
+    )
     return replace(outcome, spec=spec)
 
 

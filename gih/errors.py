@@ -3,7 +3,8 @@
 The codes are the public contract (see the API docs): 400 invalid_request,
 401 missingApiKey/invalidApiKey/expiredApiKey, 402 insufficientCredits,
 404 notFound, 500 generationFailed; the others use snake_case names (503 service_unavailable
-and account_busy carry Retry-After).
+and account_busy carry Retry-After; so do a key's 429 rate_limited and concurrency_limit_reached,
+next to its 402 spend_limit_reached and 403 model_not_allowed / ip_not_allowed: generations/admission.py).
 Under /v1/ (the OpenAI face) the same errors take OpenAI's shape instead
 (gih/openai_errors.py): this module decides status, code and message for both.
 """
@@ -41,8 +42,10 @@ class ApiError(Exception):
         status_code: int | None = None,
         param: str | None = None,
         retryable: bool | None = None,
+        headers: dict[str, str] | None = None,
     ):
         self.message = message or self.default_message
+        self.headers = headers or {}  # sent with the error (Retry-After)
         if code:
             self.code = code
         if status_code:
@@ -151,7 +154,7 @@ def _envelope_for(exc: Exception) -> tuple[int, str, str, dict] | None:
     if isinstance(exc, ApiKeyRejected):
         return 401, exc.code, exc.message, {"WWW-Authenticate": WWW_AUTHENTICATE}
     if isinstance(exc, ApiError):
-        return exc.status_code, exc.code, exc.message, {}
+        return exc.status_code, exc.code, exc.message, exc.headers
     if isinstance(exc, InsufficientCredits):
         return 402, InsufficientCreditsError.code, str(exc), {}
     if isinstance(exc, AccountBusy):

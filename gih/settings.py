@@ -188,6 +188,10 @@ LOGIN_THROTTLE_ADDRESS_ATTEMPTS = envint("LOGIN_THROTTLE_ADDRESS_ATTEMPTS", 50)
 LOGIN_THROTTLE_WINDOW_SECONDS = envint("LOGIN_THROTTLE_WINDOW_SECONDS", 300)
 # Where the counts live: Redis, shared by every process (falls back to per-process memory while it is down).
 LOGIN_THROTTLE_STORAGE_URL = env("LOGIN_THROTTLE_STORAGE_URL", REDIS_URL or "memory://")
+# A key's rate_limit_per_minute counts in a moving window of this many seconds (accounts/ratelimit.py); the
+# counts live in Redis, shared by every process (per-process memory without Redis, or while it is down).
+API_RATE_LIMIT_WINDOW_SECONDS = envint("API_RATE_LIMIT_WINDOW_SECONDS", 60)
+API_RATE_LIMIT_STORAGE_URL = env("API_RATE_LIMIT_STORAGE_URL", REDIS_URL or "memory://")
 
 # --- Static and media -----------------------------------------------------
 

@@ -21,7 +21,7 @@ to make credits outlive their batch indefinitely. Nothing goes back to a batch w
 Checkout order was refunded (order_reverse): those credits left with the money.
 """
 
-from billing.services.charges import credits_charge, credits_precheck, credits_refund
+from billing.services.charges import credit_account_lock, credits_charge, credits_precheck, credits_refund
 from billing.services.grants import credits_adjust, credits_expire_due, credits_grant
 from billing.services.ledger import (
     MAX_CREDITS_PER_MOVEMENT,
@@ -51,6 +51,7 @@ __all__ = [
     "RedemptionRefused",
     "RefundResult",
     "credit_account_get",
+    "credit_account_lock",
     "credit_account_set_type",
     "credits_adjust",
     "credits_charge",

@@ -34,6 +34,15 @@ def credits_charge(*, user, amount: int, generation, note: str = "") -> int:
     return amount
 
 
+def credit_account_lock(*, user) -> CreditAccount:
+    """Take the account lock a charge takes, early, in the caller's transaction (bounded: AccountBusy).
+
+    For checks that must hold until the charge commits (a key's concurrency and spend limits,
+    generations/admission.py): the charge that follows in the same transaction already holds it.
+    """
+    return _lock_account_bounded(user.pk)
+
+
 def credits_precheck(*, user, amount: int) -> None:
     """Raise InsufficientCredits now if the balance as last committed cannot cover `amount`; reads, never locks.
 
