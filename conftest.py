@@ -52,10 +52,11 @@ def seeded_models(request):
         request.getfixturevalue("transactional_db")
     elif not request.node.get_closest_marker("django_db"):
         request.getfixturevalue("db")
-    from generations.models import ImageModel, ModelPrice
-    from generations.seed import seed_default_models
+    from generations.models import ImageModel, ModelPrice, ProviderPrice
+    from generations.seed import seed_default_models, seed_provider_prices
 
     seed_default_models(ImageModel, ModelPrice)
+    seed_provider_prices(ImageModel, ProviderPrice)
 
 
 @pytest.fixture

@@ -1,8 +1,9 @@
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
+from generations.costs import margin_usd, revenue_usd
 from generations.failures import FailureCode
-from generations.models import GeneratedImage, Generation, ImageModel, ModelPrice
+from generations.models import GeneratedImage, Generation, ImageModel, ModelPrice, ProviderPrice
 from generations.transitions import generation_fail
 
 
@@ -10,6 +11,29 @@ class ModelPriceInline(admin.TabularInline):
     model = ModelPrice
     extra = 1
     fields = ("quality", "max_pixels", "credits_per_image")
+
+
+class ProviderPriceInline(admin.StackedInline):
+    """What the provider charges per million tokens: the base of each generation's cost estimate."""
+
+    model = ProviderPrice
+    extra = 1
+    max_num = 1
+    can_delete = False
+    fields = ("input_text_usd_per_million", "input_image_usd_per_million", "output_usd_per_million", "updated_at")
+    readonly_fields = ("updated_at",)
+
+
+@admin.register(ProviderPrice)
+class ProviderPriceAdmin(admin.ModelAdmin):
+    list_display = (
+        "model",
+        "input_text_usd_per_million",
+        "input_image_usd_per_million",
+        "output_usd_per_million",
+        "updated_at",
+    )
+    list_editable = ("input_text_usd_per_million", "input_image_usd_per_million", "output_usd_per_million")
 
 
 @admin.register(ImageModel)
@@ -26,7 +50,7 @@ class ImageModelAdmin(admin.ModelAdmin):
     list_editable = ("enabled", "sort_order")
     list_filter = ("provider", "enabled")
     search_fields = ("id", "display_name", "provider_model")
-    inlines = [ModelPriceInline]
+    inlines = [ModelPriceInline, ProviderPriceInline]
     fieldsets = (
         (None, {"fields": ("id", "display_name", "provider", "provider_model", "enabled", "sort_order")}),
         (
@@ -64,6 +88,12 @@ def _thumbnail(image: GeneratedImage, size: int) -> str:
     )
 
 
+def _usd(amount) -> str:
+    if amount is None:
+        return "-"
+    return f"{'-' if amount < 0 else ''}${abs(amount):,.4f}"
+
+
 class GeneratedImageInline(admin.TabularInline):
     model = GeneratedImage
     extra = 0
@@ -93,6 +123,8 @@ class GenerationAdmin(admin.ModelAdmin):
         "quality",
         "credits_charged",
         "credits_refunded",
+        "provider_cost",
+        "margin",
         "duration",
         "error_code",
         "created_at",
@@ -104,7 +136,7 @@ class GenerationAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     inlines = [GeneratedImageInline]
     actions = ["fail_and_refund"]
-    readonly_fields = [field.name for field in Generation._meta.fields] + ["duration"]
+    readonly_fields = [field.name for field in Generation._meta.fields] + ["duration", "revenue", "margin"]
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -123,6 +155,19 @@ class GenerationAdmin(admin.ModelAdmin):
         if not (generation.started_at and generation.finished_at):
             return "-"
         return f"{(generation.finished_at - generation.started_at).total_seconds():.1f} s"
+
+    @admin.display(description="Provider cost (USD)", ordering="provider_cost_usd")
+    def provider_cost(self, generation: Generation) -> str:
+        return _usd(generation.provider_cost_usd)
+
+    @admin.display(description="Revenue (USD)")
+    def revenue(self, generation: Generation) -> str:
+        """The credits it kept at CREDIT_VALUE_USD."""
+        return _usd(revenue_usd(generation))
+
+    @admin.display(description="Margin (USD)")
+    def margin(self, generation: Generation) -> str:
+        return _usd(margin_usd(generation))
 
     @admin.display(description="Preview")
     def thumbnail(self, generation: Generation) -> str:

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection
 from django.utils import timezone
 
+from generations.costs import provider_cost_usd
 from generations.failures import FailureCode
 from generations.files import mask_load, outputs_store, reference_images_load
 from generations.models import GeneratedImage, Generation
@@ -238,6 +239,7 @@ def _record_report(
             n=len(stored),
         )
     generation.token_usage = token_usage.as_openai()
+    generation.provider_cost_usd = provider_cost_usd(model_id=generation.model_id, token_usage=generation.token_usage)
 
 
 def _run(generation: Generation, attempt: int, inputs: Inputs | None, stream: Stream | None) -> Generation:

@@ -126,6 +126,33 @@ class ModelPrice(CatalogueRow):
         return f"{self.model_id} {self.quality} ≤{self.max_pixels}px: {self.credits_per_image}"
 
 
+class ProviderPrice(models.Model):
+    """What the provider charges the hub for a model, in USD per million tokens (staff edit it).
+
+    Estimates each generation's provider cost from its token usage (generations/costs.py);
+    a change applies to generations finishing afterwards, never to recorded ones.
+    """
+
+    model = models.OneToOneField(ImageModel, on_delete=models.CASCADE, primary_key=True, related_name="provider_price")
+    input_text_usd_per_million = models.DecimalField("input text, USD / 1M tokens", max_digits=10, decimal_places=4)
+    input_image_usd_per_million = models.DecimalField("input image, USD / 1M tokens", max_digits=10, decimal_places=4)
+    output_usd_per_million = models.DecimalField("output, USD / 1M tokens", max_digits=10, decimal_places=4)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(input_text_usd_per_million__gte=0)
+                & Q(input_image_usd_per_million__gte=0)
+                & Q(output_usd_per_million__gte=0),
+                name="provider_price_not_negative",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model_id} provider price"
+
+
 class Generation(models.Model):
     """One generation request: what was asked, what it cost, what came back."""
 
@@ -179,6 +206,13 @@ class Generation(models.Model):
         default=dict, blank=True, help_text="What the provider used: size, quality, background, output_format."
     )
     token_usage = models.JSONField(null=True, blank=True, help_text="OpenAI's token usage object of the call.")
+    provider_cost_usd = models.DecimalField(
+        max_digits=12,
+        decimal_places=6,
+        null=True,
+        blank=True,
+        help_text="Estimated provider cost: token usage at the model's provider price when it succeeded.",
+    )
     livemode = models.BooleanField(
         default=True, help_text="False for a test key's generation: local renderer, no credits moved."
     )

@@ -41,6 +41,25 @@ GPT_IMAGE_2 = {
 }
 
 
+# OpenAI's published token prices for its GPT image models (gpt-image-1: text in $5, image in $10,
+# image out $40 per million tokens), the defaults of the provider price table until staff set the real ones.
+PROVIDER_PRICES = {"gpt-image-2": {"input_text": "5.00", "input_image": "10.00", "output": "40.00"}}
+
+
+def seed_provider_prices(image_model_class, provider_price_class) -> None:
+    """Give the default models their provider prices if they have none (staff-set rows are left alone)."""
+    for model_id, prices in PROVIDER_PRICES.items():
+        if image_model_class.objects.filter(pk=model_id).exists():
+            provider_price_class.objects.get_or_create(
+                model_id=model_id,
+                defaults={
+                    "input_text_usd_per_million": prices["input_text"],
+                    "input_image_usd_per_million": prices["input_image"],
+                    "output_usd_per_million": prices["output"],
+                },
+            )
+
+
 def seed_default_models(image_model_class, model_price_class) -> None:
     """Create gpt-image-2 and its prices if missing (existing rows are left as staff set them)."""
     model, created = image_model_class.objects.get_or_create(id="gpt-image-2", defaults=GPT_IMAGE_2)

@@ -49,6 +49,7 @@ def _succeed(generation: Generation, stored: list[GeneratedImage], attempt: int)
             provider_request_id=generation.provider_request_id,
             provider_output=generation.provider_output,
             token_usage=generation.token_usage,
+            provider_cost_usd=generation.provider_cost_usd,
         )
         if not won and GeneratedImage.objects.filter(generation_id=generation.pk, file=stored[0].file.name).exists():
             # A retry after our own COMMIT whose answer the dropped connection lost: it is done.

@@ -7,6 +7,7 @@ variables and OPENAI_API_KEY; secrets have no production default.
 """
 
 import os
+from decimal import Decimal
 from pathlib import Path
 
 import dj_database_url
@@ -344,6 +345,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(_queue_dir / "control"),
         "store_processed": False,
     }
+# The dollar value of one credit, for the admin's revenue and margin figures (not a price anyone pays).
+CREDIT_VALUE_USD = Decimal(env("CREDIT_VALUE_USD", "0.02"))
 # Stored outputs and reference images are deleted this many days after they were made (0: kept
 # forever); their rows stay, marked expired. Beat looks for them this often.
 IMAGE_RETENTION_DAYS = envint("IMAGE_RETENTION_DAYS", 30)

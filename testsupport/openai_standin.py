@@ -144,6 +144,9 @@ class OpenAIStandin:
     ):
         self.api_key = api_key
         self.photo = photo
+        # The `usage` object JSON answers report; None: the stand-in's own count (providers/usage.py).
+        # Set by tests that must tell the provider's report from the hub's fallback estimate.
+        self.usage: dict | None = None
         self.port = port
         self.behaviour = Behaviour(delay=delay)
         self._sleep = sleep
@@ -173,6 +176,7 @@ class OpenAIStandin:
 
     def reset(self) -> None:
         self.set_mode("ok")
+        self.usage = None
         self.clear_requests()
 
     # In-process server -----------------------------------------------------
@@ -345,9 +349,8 @@ class OpenAIStandin:
             entry = images.image_for(request, self.photo).entry
         # Spliced, not json.dumps'ed: re-encoding megabytes of base64 per answer would make
         # the server, not the delay, the bottleneck of a benchmark.
-        body = (
-            json.dumps(images.meta(request, count)).encode()[:-1] + b', "data": [' + b", ".join([entry] * count) + b"]}"
-        )
+        head = json.dumps(images.meta(request, count, usage=self.usage)).encode()[:-1]
+        body = head + b', "data": [' + b", ".join([entry] * count) + b"]}"
         if mode in ("drop_mid_body", "stall_mid_body"):
             return 200, "application/json", self._cut(body, stall=mode == "stall_mid_body"), [
                 ("Content-Length", str(len(body)))

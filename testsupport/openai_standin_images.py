@@ -258,14 +258,14 @@ def image_for(params: ImageParams, photo: bool) -> CachedImage:
     )
 
 
-def meta(params: ImageParams, count: int) -> dict:
+def meta(params: ImageParams, count: int, usage: dict | None = None) -> dict:
     return {
         "created": int(time.time()),
         "background": params.background,
         "output_format": params.output_format,
         "quality": params.quality,
         "size": params.size,
-        "usage": token_usage(params, count),
+        "usage": usage if usage is not None else token_usage(params, count),
     }
 
 
