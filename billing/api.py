@@ -11,12 +11,15 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.services import api_key_authenticate, bearer_value
+from billing.openapi import REDEEM_SCHEMA, CreditsView
 from billing.redeeming import RedeemFailed, redeem
 from billing.selectors import api_key_with_balance, balance_get, balance_summary, batch_payload
 from gih.client_ip import client_ip
 from gih.errors import ApiError, error_response
+from gih.openapi import documented_by
 
 
+@documented_by(CreditsView)
 @csrf_exempt  # a bearer-key API: no cookies are read, so there is nothing to forge
 def credits_view(request):
     """GET /api/v1/credits: the balance of the key's owner.
@@ -35,6 +38,7 @@ def credits_view(request):
     return JsonResponse({"object": "credit_balance", **key.balance})
 
 
+@REDEEM_SCHEMA
 class RedeemView(APIView):
     """POST /api/v1/credits/redeem {"code": "GIH-…"}: one grant batch from a redemption code."""
 

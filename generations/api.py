@@ -3,18 +3,20 @@
 from django.db import connection
 from django.http import StreamingHttpResponse
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from billing.selectors import balance_get, balance_summary
-from generations import selectors
+from generations import openapi, selectors
 from generations.admission import Admission, admission_for
 from generations.files import output_load
 from generations.listing import list_query_parse
 from generations.models import GeneratedImage, Generation
 from generations.openai_shapes import gih_headers
+from generations.openapi_models import HUB_MODEL, model_list
 from generations.retention import generation_images_delete
 from generations.serializers import generation_payload, image_url, model_payload
 from generations.services import GenerationOutcome, failed_message, generation_accept, generation_finish
@@ -22,9 +24,19 @@ from generations.streaming import StreamShape, generation_stream
 from generations.transitions import generation_cancel
 from generations.validation import MASK_FIELD, REFERENCE_FIELDS
 from gih.errors import NotFound
+from gih.openapi import error_response, errors
 from gih.parsers import JSONParser
 
 
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="api_models_list",
+        summary="List the image models",
+        description="Public (no key): each model's ratios, sizes, qualities, reference-image limit and prices.",
+        tags=["Models"],
+        responses={200: model_list(HUB_MODEL), **errors(406)},
+    )
+)
 class ModelListView(APIView):
     """GET /api/v1/models: public; OpenAI's list shape so `client.models.list()` works."""
 
@@ -97,6 +109,32 @@ def _stream_failure(generation: Generation) -> dict:
     return {"message": failed_message(generation), "type": "server_error", "param": None, "code": "generationFailed"}
 
 
+def _generation_schema(*, edit: bool):
+    noun = "edit" if edit else "generation"
+    return extend_schema(
+        operation_id=f"api_images_{noun}s_create",
+        summary="Edit images (OpenAI SDK's images.edit)" if edit else "Generate images",
+        description=(
+            "Charged before the provider is called, refunded automatically when it fails or returns fewer images. "
+            "Sync by default (up to 800 s); `async: true` answers 202 with `poll_url`; `stream: true` answers "
+            "OpenAI's server-sent image events."
+        ),
+        tags=["Images"],
+        request=openapi.request_body({**openapi.COMMON_FIELDS, **openapi.HUB_FIELDS, **openapi.EDIT_FIELDS}),
+        parameters=[openapi.IDEMPOTENCY_KEY],
+        examples=[] if edit else openapi.REQUEST_EXAMPLES,
+        responses={
+            (200, "application/json"): openapi.generation_response("Finished.", openapi.SUCCEEDED_EXAMPLE),
+            (200, "text/event-stream"): openapi.EVENT_STREAM["text/event-stream"]["schema"],
+            (202, "application/json"): openapi.generation_response(
+                "Accepted (async, or still running): poll `poll_url`.", openapi.QUEUED_EXAMPLE
+            ),
+            **errors(401, 402, 406, 409, 415, 429),
+        },
+    )
+
+
+@extend_schema_view(post=_generation_schema(edit=False))
 class ImageGenerationView(RateLimitHeadersMixin, APIView):
     """POST /api/v1/images/generations (and /images/edits for OpenAI SDK clients)."""
 
@@ -138,10 +176,21 @@ class ImageGenerationView(RateLimitHeadersMixin, APIView):
         return stream_response(outcome, shape, balance)
 
 
+@extend_schema_view(post=_generation_schema(edit=True))
 class ImageEditView(ImageGenerationView):
     edit = True
 
 
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="api_generations_list",
+        summary="List generations",
+        description="The key owner's generations, newest first, one cursor page at a time.",
+        tags=["Generations"],
+        parameters=openapi.LIST_PARAMETERS,
+        responses={200: openapi.GENERATION_PAGE, **errors(401, 406)},
+    )
+)
 class GenerationListView(APIView):
     """GET /api/v1/generations: the owner's generations, newest first, one cursor page at a time."""
 
@@ -151,6 +200,29 @@ class GenerationListView(APIView):
         return Response({"object": "list", "data": data, "has_more": has_more})
 
 
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="api_generations_retrieve",
+        summary="Read a generation",
+        description="The key owner's generation and its saved images, live while it runs.",
+        tags=["Generations"],
+        responses={
+            200: openapi.generation_response("The generation.", openapi.SUCCEEDED_EXAMPLE),
+            **errors(401, 404, 406),
+        },
+    ),
+    delete=extend_schema(
+        operation_id="api_generations_images_delete",
+        summary="Delete a generation's images now",
+        description="Deletes the stored images (their URLs then 404); the generation and its billing stay readable.",
+        tags=["Generations"],
+        responses={
+            200: openapi.generation_response("The generation, its images marked expired."),
+            409: error_response(409, codes=("generation_in_progress",)),
+            **errors(401, 404, 406),
+        },
+    ),
+)
 class GenerationDetailView(APIView):
     """GET /api/v1/generations/:id: the owner's generation, live state included.
 
@@ -169,6 +241,20 @@ class GenerationDetailView(APIView):
         return Response(generation_payload(generation, absolute_url=request.build_absolute_uri))
 
 
+@extend_schema_view(
+    post=extend_schema(
+        operation_id="api_generations_cancel",
+        summary="Cancel a queued generation",
+        description="Only while queued: the generation becomes `canceled` and its credits are refunded in full.",
+        tags=["Generations"],
+        request=None,
+        responses={
+            200: openapi.generation_response("The canceled generation."),
+            409: error_response(409, codes=("generation_running", "generation_finished")),
+            **errors(401, 404, 406),
+        },
+    )
+)
 class GenerationCancelView(APIView):
     """POST /api/v1/generations/:id/cancel: the owner cancels a queued generation, fully refunded."""
 

@@ -6,6 +6,7 @@ generation log are the service's, and each generation records that it came this 
 Errors take OpenAI's shape from gih.errors (the path decides).
 """
 
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -26,13 +27,28 @@ from generations.catalogue import catalogue
 from generations.failures import FailureCode, is_retryable, public_failure_reason
 from generations.files import output_load
 from generations.models import Generation
+from generations.openapi import COMMON_FIELDS, EDIT_FIELDS, EVENT_STREAM, IDEMPOTENCY_KEY, request_body
+from generations.openapi_models import OPENAI_MODEL, model_list
+from generations.openapi_openai import GIH_HEADERS, REQUEST_EXAMPLE, images_response
 from generations.services import generation_accept, generation_complete
 from generations.streaming import StreamShape
 from gih.errors import ApiError, GenerationFailed, NotFound
 from gih.openai_errors import openai_error
+from gih.openapi import openai_errors
 from gih.renderers import OrjsonRenderer
 
 
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="v1_models_list",
+        summary="List models (OpenAI)",
+        tags=["OpenAI face"],
+        responses={
+            200: model_list(OPENAI_MODEL),
+            **openai_errors(406),
+        },
+    )
+)
 class ModelListView(APIView):
     """GET /v1/models: OpenAI's model list."""
 
@@ -44,6 +60,14 @@ class ModelListView(APIView):
         return Response({"object": "list", "data": models})
 
 
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="v1_models_retrieve",
+        summary="Retrieve a model (OpenAI)",
+        tags=["OpenAI face"],
+        responses={200: OPENAI_MODEL, **openai_errors(404, 406)},
+    )
+)
 class ModelDetailView(APIView):
     """GET /v1/models/{id}: one model, or OpenAI's 404 `model_not_found`."""
 
@@ -73,6 +97,27 @@ def failure_error(generation: Generation) -> dict:
     return openai_error(error.status_code, error.code, error.message)["error"]
 
 
+def _images_schema(*, edit: bool):
+    return extend_schema(
+        operation_id="v1_images_edits_create" if edit else "v1_images_generations_create",
+        summary="Edit images (OpenAI)" if edit else "Create images (OpenAI)",
+        description=(
+            "OpenAI's Images API exactly (any other field is refused); the hub's facts travel in `x-gih-*` headers. "
+            "A failed generation is refunded: 500 `generation_failed`, or 400 `moderation_blocked`."
+        ),
+        tags=["OpenAI face"],
+        request=request_body({**COMMON_FIELDS, **(EDIT_FIELDS if edit else {})}),
+        parameters=[IDEMPOTENCY_KEY, *GIH_HEADERS],
+        examples=[] if edit else [REQUEST_EXAMPLE],
+        responses={
+            (200, "application/json"): images_response(),
+            (200, "text/event-stream"): EVENT_STREAM["text/event-stream"]["schema"],
+            **openai_errors(401, 402, 406, 409, 415, 429),
+        },
+    )
+
+
+@extend_schema_view(post=_images_schema(edit=False))
 class ImagesView(RateLimitHeadersMixin, APIView):
     """POST /v1/images/generations and /v1/images/edits."""
 
@@ -111,5 +156,6 @@ class ImagesView(RateLimitHeadersMixin, APIView):
         return Response(body, headers=openai_shapes.gih_headers(generation, balance))
 
 
+@extend_schema_view(post=_images_schema(edit=True))
 class EditsView(ImagesView):
     edit = True

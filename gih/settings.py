@@ -63,6 +63,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served from our static files (no CDN)
     "accounts",
     "billing",
     "generations",
@@ -376,6 +378,29 @@ REST_FRAMEWORK = {
     ],
     "EXCEPTION_HANDLER": "gih.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+# The OpenAPI document of /api/v1 and /v1 (gih/openapi.py), served at /api/v1/openapi.json and /docs/reference/.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "GPT Image Hub API",
+    "DESCRIPTION": (
+        "Image generation sold in credits. `/api/v1` is the hub's own API; `/v1` is OpenAI's Images API, exactly, "
+        'for the official SDKs. Every error is an envelope: `{"error": {"message", "code"}}` on /api/v1, '
+        'OpenAI\'s `{"error": {"message", "type", "param", "code"}}` on /v1.'
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_AUTHENTICATION": [],
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "DEFAULT_GENERATOR_CLASS": "gih.openapi.SchemaGenerator",
+    "PREPROCESSING_HOOKS": ["gih.openapi.api_endpoints"],
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "gih.openapi.common_errors"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_GENERATE_CHOICE_DESCRIPTION": False,
 }
 
 # --- Money in: sign-up bonus, redemption codes, Stripe Checkout -------------

@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.http import JsonResponse
 from django.urls import include, path, re_path
 from django.views.static import serve
+from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView, SpectacularYAMLAPIView
 
 from gih import errors
 
@@ -13,6 +14,9 @@ def healthz(request):
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/v1/openapi.json", SpectacularJSONAPIView.as_view(), name="openapi-json"),
+    path("api/v1/openapi.yaml", SpectacularYAMLAPIView.as_view(), name="openapi-yaml"),
+    path("docs/reference/", SpectacularSwaggerView.as_view(url_name="openapi-json"), name="api-reference"),
     path("api/v1/", include("billing.urls")),
     path("api/v1/", include("generations.urls")),
     re_path(r"^api/", errors.api_not_found),

@@ -22,12 +22,16 @@ page = client.get("/login/", secure=True).content.decode()
 stylesheet = re.search(r'<link rel="stylesheet" href="([^"]+)"', page).group(1)
 css = client.get(stylesheet, secure=True)
 plain_api = client.post("/api/v1/images/generations", {}, content_type="application/json")
+reference = client.get("/docs/reference/", secure=True).content.decode()
+bundle = re.search(r'src="([^"]+swagger-ui-bundle[^"]*[.]js)"', reference).group(1)
 print(json.dumps({
     "pages": statuses,
     "stylesheet": stylesheet,
     "stylesheet_status": css.status_code,
     "plain_api": [plain_api.status_code, plain_api.json()["error"]["code"], plain_api.get("Location")],
     "healthz": client.get("/healthz").status_code,
+    "reference_bundle": [bundle, client.get(bundle, secure=True).status_code],
+    "schema": client.get("/api/v1/openapi.json", secure=True).status_code,
     "beat_schedule": __import__("gih.celery").celery.app.conf.beat_schedule_filename,
 }))
 """
@@ -70,6 +74,10 @@ def test_it_serves_the_account_pages_after_the_documented_release_step(tmp_path)
     assert result["stylesheet_status"] == 200
     assert result["plain_api"] == [403, "https_required", None]
     assert result["healthz"] == 200
+    bundle, bundle_status = result["reference_bundle"]  # the API reference's Swagger UI, collected and hashed
+    assert re.fullmatch(r"/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle\.[0-9a-f]{12}\.js", bundle)
+    assert bundle_status == 200
+    assert result["schema"] == 200
     assert result["beat_schedule"] == str(tmp_path / "var" / "celerybeat-schedule")
 
 
