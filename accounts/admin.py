@@ -5,6 +5,7 @@ raw value is shown once, in the response to the add form itself, like the accoun
 does: never redirected, so it is in no messages cookie, session, cache or database row.
 """
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
@@ -15,7 +16,8 @@ from django.utils.cache import add_never_cache_headers
 
 from accounts import keys, services
 from accounts.forms import AdminLoginForm
-from accounts.models import ApiKey, User
+from accounts.limits import KEY_LIMIT_FIELDS, networks_clean
+from accounts.models import AccountTypeLimits, ApiKey, SpendPeriod, User
 
 # /admin/login/ counts attempts before checking passwords, like the account area's log-in.
 admin.site.login_form = AdminLoginForm
@@ -100,6 +102,42 @@ class StatusFilter(admin.SimpleListFilter):
         return queryset
 
 
+class LimitsAdminForm(forms.ModelForm):
+    """Limits typed into the admin's JSON boxes: lists of model ids, canonical IP networks."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "spend_period" in self.fields:  # a form without it (older scripts, other fields only) keeps the default
+            self.fields["spend_period"].required = False
+
+    def clean_spend_period(self) -> str:
+        return self.cleaned_data["spend_period"] or SpendPeriod.MONTH
+
+    def clean_allowed_models(self) -> list[str]:
+        value = self.cleaned_data["allowed_models"] or []
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise forms.ValidationError('A list of model ids, e.g. ["gpt-image-2"], or [] for every model.')
+        return services.api_key_limits_clean({"allowed_models": value})["allowed_models"]
+
+    def clean_allowed_ips(self) -> list[str]:
+        value = self.cleaned_data["allowed_ips"] or []
+        if not isinstance(value, list):
+            raise forms.ValidationError('A list of IPs or CIDRs, e.g. ["203.0.113.0/24", "2001:db8::/32"].')
+        try:
+            return networks_clean(value)
+        except ValueError as error:
+            raise forms.ValidationError(str(error)) from None
+
+
+@admin.register(AccountTypeLimits)
+class AccountTypeLimitsAdmin(admin.ModelAdmin):
+    """Default limits of every key of an account type; a key's own limits can only tighten them."""
+
+    form = LimitsAdminForm
+    list_display = ("account_type", "rate_limit_per_minute", "max_concurrent", "spend_limit", "spend_period")
+    fields = ("account_type", *KEY_LIMIT_FIELDS[:-1])
+
+
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
     list_display = (
@@ -111,17 +149,20 @@ class ApiKeyAdmin(admin.ModelAdmin):
     autocomplete_fields = ("user",)
     exclude = ("digest",)
     actions = ("revoke_selected",)
-    add_fields = ("user", "name", "expires_at")
+    form = LimitsAdminForm
+    add_fields = ("user", "name", "expires_at", *KEY_LIMIT_FIELDS)
     change_fields = (
         "user", "name", "display_prefix", "mode", "status", "created_at", "last_used_at", "expires_at", "revoked_at",
+        *KEY_LIMIT_FIELDS,
     )
+    editable_fields = ("name", *KEY_LIMIT_FIELDS)
 
     def get_fields(self, request, obj=None):
         return self.change_fields if obj else self.add_fields
 
     def get_readonly_fields(self, request, obj=None):
-        # Only the label can change; revocation goes through the action below.
-        return tuple(field for field in self.change_fields if field != "name") if obj else ()
+        # Only the label and the limits can change; revocation goes through the action below.
+        return tuple(field for field in self.change_fields if field not in self.editable_fields) if obj else ()
 
     def get_search_results(self, request, queryset, search_term):
         # Staff paste the display form, `gih_live_abcd1234…`; the column holds `abcd1234`.
@@ -141,7 +182,8 @@ class ApiKeyAdmin(admin.ModelAdmin):
             # Write only what was edited, so a save cannot undo a revocation made meanwhile.
             obj.save(update_fields=form.changed_data)
             return
-        issued = services.api_key_create(user=obj.user, name=obj.name, expires_at=obj.expires_at)
+        limits = {name: getattr(obj, name) for name in KEY_LIMIT_FIELDS}
+        issued = services.api_key_create(user=obj.user, name=obj.name, expires_at=obj.expires_at, limits=limits)
         # The admin goes on with `obj` (history entry, redirect), so make it the row just created.
         for field in ApiKey._meta.concrete_fields:
             setattr(obj, field.attname, getattr(issued.api_key, field.attname))

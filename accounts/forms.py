@@ -15,6 +15,7 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from accounts.key_forms import ApiKeyLimitsForm
 from accounts.login_throttle import login_attempt
 from accounts.models import User
 from accounts.selectors import user_email_taken
@@ -107,7 +108,9 @@ class AdminLoginForm(ThrottledLoginMixin, AdminAuthenticationForm):
 # --- API keys -------------------------------------------------------------------
 
 
-class ApiKeyCreateForm(forms.Form):
+class ApiKeyCreateForm(ApiKeyLimitsForm):
+    field_order = ("name", "expires_on")
+
     name = forms.CharField(
         label=_("Name"),
         max_length=100,

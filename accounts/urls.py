@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from accounts import exports, generation_actions, playground, views
+from accounts import exports, generation_actions, key_limits_view, playground, views
 
 app_name = "accounts"
 
@@ -25,6 +25,7 @@ urlpatterns = [
     path("keys/", views.api_keys, name="keys"),
     path("keys/new/", views.api_key_create_view, name="key_create"),
     path("keys/<int:key_id>/revoke/", views.api_key_revoke_view, name="key_revoke"),
+    path("keys/<int:key_id>/limits/", key_limits_view.api_key_limits_view, name="key_limits"),
     path("credits/", views.credits_history, name="credits"),
     path("credits/export.csv", exports.credits_export, name="credits_export"),
     path("generations/", views.generation_list, name="generations"),

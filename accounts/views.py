@@ -195,7 +195,9 @@ def api_key_create_view(request: HttpRequest) -> HttpResponse:
             ),
         )
         return redirect("accounts:keys")
-    issued = api_key_create(user=request.user, name=form.cleaned_data["name"], expires_at=form.expires_at)
+    issued = api_key_create(
+        user=request.user, name=form.cleaned_data["name"], expires_at=form.expires_at, limits=form.limits
+    )
     context = {"key": issued.api_key, "raw_key": issued.raw_key, "base_url": _base_url(request)}
     return render(request, "accounts/key_created.html", context)
 

@@ -4,7 +4,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from accounts import services
-from accounts.models import User
+from accounts.limits import KEY_LIMIT_FIELDS
+from accounts.models import SpendPeriod, User
+from generations.models import ImageModel
 
 
 def parse_expiry(value: str) -> datetime:
@@ -20,6 +22,10 @@ def parse_expiry(value: str) -> datetime:
     return expires_at
 
 
+def _comma_list(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
 class Command(BaseCommand):
     help = (
         "Issue an API key for a user. Prints only the raw key on stdout, so that "
@@ -30,18 +36,48 @@ class Command(BaseCommand):
         parser.add_argument("email")
         parser.add_argument("--name", default="Default", help="A label for the key.")
         parser.add_argument("--expires-at", help="ISO 8601 expiry, e.g. 2030-01-31T00:00:00Z (default: never).")
+        limits = parser.add_argument_group("limits (all optional; the account type's defaults still cap them)")
+        limits.add_argument("--rate-limit-per-minute", type=int, metavar="N", help="Generation requests per minute.")
+        limits.add_argument("--max-concurrent", type=int, metavar="N", help="Generations queued or running at once.")
+        limits.add_argument("--spend-limit", type=int, metavar="N", help="Credits (charged minus refunded) per period.")
+        limits.add_argument(
+            "--spend-period", choices=SpendPeriod.values, default=SpendPeriod.MONTH, help="UTC calendar period."
+        )
+        limits.add_argument("--models", type=_comma_list, default=[], help="Allowed model ids, comma-separated.")
+        limits.add_argument("--ips", type=_comma_list, default=[], help="Allowed IPs or CIDRs, comma-separated.")
 
     def handle(self, *args, email: str, name: str, expires_at: str | None, **options):
         user = User.objects.filter(email__iexact=email.strip()).first()
         if user is None:
             raise CommandError(f"No user with the email address {email}.")
-        issued = services.api_key_create(
-            user=user, name=name, expires_at=parse_expiry(expires_at) if expires_at else None
-        )
+        limits = {
+            "rate_limit_per_minute": options["rate_limit_per_minute"],
+            "max_concurrent": options["max_concurrent"],
+            "spend_limit": options["spend_limit"],
+            "spend_period": options["spend_period"],
+            "allowed_models": options["models"],
+            "allowed_ips": options["ips"],
+        }
+        unknown = set(limits["allowed_models"]) - set(ImageModel.objects.values_list("id", flat=True))
+        if unknown:
+            raise CommandError(f"--models: no model {', '.join(sorted(unknown))} in the catalogue.")
+        try:
+            issued = services.api_key_create(
+                user=user, name=name, expires_at=parse_expiry(expires_at) if expires_at else None, limits=limits
+            )
+        except ValueError as error:
+            raise CommandError(str(error)) from None
         key = issued.api_key
         # Everything but the key goes to stderr: stdout is meant to be captured by a shell.
         expiry = f"expires {key.expires_at.isoformat()}" if key.expires_at else "never expires"
         self.stderr.write(f"Created API key {key.display_prefix} ({key.name}) for {user.email}; {expiry}.")
+        shown = [
+            f"{field}={getattr(key, field)}" for field in KEY_LIMIT_FIELDS if getattr(key, field) not in (None, [])
+        ]
+        if shown and key.spend_limit is None:
+            shown.remove(f"spend_period={key.spend_period}")
+        if shown:
+            self.stderr.write(f"Limits: {', '.join(shown)}.")
         if not user.is_active:
             self.stderr.write(f"Warning: {user.email} is inactive, so this key will be refused until reactivated.")
         self.stdout.write(issued.raw_key)
