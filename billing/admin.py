@@ -28,6 +28,7 @@ from billing.services import (
     credits_adjust,
     credits_grant,
 )
+from gih.admin_site import human_datetime
 
 # Sources the grant form does not offer: adjustments come only from the Adjust tool (which
 # requires a reason); the others only from their own flows (billing.services).
@@ -72,7 +73,7 @@ def _grant(user, data: dict, actor) -> str:
         user=user, amount=data["amount"], expires_at=data["expires_at"], source=data["source"], actor=actor,
         note=data["note"],
     )
-    expiry = f"expiring {batch.expires_at:%Y-%m-%d %H:%M:%S} UTC" if batch.expires_at else "never expiring"
+    expiry = f"expiring {human_datetime(batch.expires_at)}" if batch.expires_at else "never expiring"
     return f"Granted {batch.amount} credits to {user.email} (batch {batch.pk}, {expiry})."
 
 
@@ -103,7 +104,7 @@ class CreditAccountAdmin(admin.ModelAdmin):
     @admin.display(description="next expiration")
     def next_expiration(self, account: CreditAccount) -> str:
         upcoming = balance_get(user=account.user)["next_expiration"]
-        return f"{upcoming['credits']} credits at {upcoming['expires_at']}" if upcoming else "-"
+        return f"{upcoming['credits']} credits at {human_datetime(upcoming['expires_at'])}" if upcoming else "-"
 
     @admin.display(description="history")
     def history(self, account: CreditAccount) -> str:
@@ -180,6 +181,7 @@ class CreditAccountAdmin(admin.ModelAdmin):
             "form": form,
             "media": self.media + form.media,
             "balance": balance_get(user=account.user),
+            "next_expiration": self.next_expiration(account),
         }
         return TemplateResponse(request, "admin/billing/credit_tool.html", context)
 

@@ -1,10 +1,18 @@
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path
 from django.utils.html import format_html
 
 from generations.costs import margin_usd, revenue_usd
 from generations.failures import FailureCode
 from generations.models import GeneratedImage, Generation, ImageModel, ModelPrice, ProviderPrice
+from generations.overview import overview_summary
 from generations.transitions import generation_fail
+
+# The overview shows money across all accounts: viewing generations is not enough.
+OVERVIEW_PERMISSIONS = ("generations.view_generation", "billing.view_ledgerentry")
 
 
 class ModelPriceInline(admin.TabularInline):
@@ -149,6 +157,17 @@ class GenerationAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("images")
+
+    def get_urls(self):
+        overview = path("overview/", self.admin_site.admin_view(self.overview_view), name="generations_overview")
+        return [overview, *super().get_urls()]
+
+    def overview_view(self, request: HttpRequest) -> HttpResponse:
+        """The hub's last 30 days: generations, failures, credits sold/spent/refunded, provider cost (SVG)."""
+        if not request.user.has_perms(OVERVIEW_PERMISSIONS):
+            raise PermissionDenied
+        context = {**self.admin_site.each_context(request), "title": "Overview", **overview_summary()}
+        return TemplateResponse(request, "admin/generations/overview.html", context)
 
     @admin.display(description="Duration")
     def duration(self, generation: Generation) -> str:

@@ -54,7 +54,7 @@ CSRF_FAILURE_VIEW = "gih.errors.csrf_failure"  # the API faces answer JSON, neve
 SITE_NAME = env("SITE_NAME", "GPT Image Hub")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "gih.apps.AdminConfig",  # django.contrib.admin with the hub's site (gih/admin_site.py)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
