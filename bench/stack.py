@@ -200,9 +200,11 @@ def start_services(*, photo: bool) -> Stack:
     stack = Stack(env={})
     try:
         stack.s3_port = free_port()
-        s3 = Proc.start(
-            "s3", [str(BIN / "python"), "-m", "moto.server", "-H", HOST, "-p", str(stack.s3_port)], _base_env()
-        )
+        s3_argv = [
+            str(BIN / "gunicorn"), "--worker-class", "gthread", "--workers", "1", "--threads", "8",
+            "--keep-alive", "75", "--bind", f"{HOST}:{stack.s3_port}", "bench.moto_app:app",
+        ]  # fmt: skip
+        s3 = Proc.start("s3", s3_argv, _base_env())  # keep-alive, as a real object store (bench/moto_app.py)
         stack.procs["s3"] = s3
         standin_key = _standin_key()
         argv = [

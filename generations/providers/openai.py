@@ -17,13 +17,13 @@ import http.cookiejar
 import time
 from collections.abc import Callable
 
-import orjson
 import pybase64
 import requests
 from django.conf import settings
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import NewConnectionError, ProtocolError, ReadTimeoutError
 
+from generations.providers import json_body
 from generations.providers.base import (
     ImageProvider,
     PartialCallback,
@@ -130,6 +130,7 @@ def _status_error(response: requests.Response) -> ProviderError:
 
 class OpenAIProvider(ImageProvider):
     name = "openai"
+    streams = True
 
     # At most this many extra tries, after the matching pause; only for requests OpenAI never ran.
     max_retries = 2
@@ -152,7 +153,7 @@ class OpenAIProvider(ImageProvider):
     def _read_json(self, request: ProviderRequest, response: requests.Response) -> ProviderResult:
         body_bytes = _read_body(response)
         try:
-            body = orjson.loads(body_bytes)
+            body = json_body.loads(body_bytes)  # b64_json values stay in body_bytes
             entries = body["data"]
             if not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
                 raise TypeError("data is not a list of objects")
@@ -279,7 +280,7 @@ class OpenAIProvider(ImageProvider):
         return self._backoff(attempt)
 
     def _image_bytes(self, entry: dict, timeout: tuple[float, float] | None) -> bytes:
-        if isinstance(entry.get("b64_json"), str):
+        if isinstance(entry.get("b64_json"), str | memoryview):
             try:
                 # Strict (no padding or alphabet slack), and SIMD: ~50x faster than binascii on
                 # megabytes of base64 (bench/RESULTS.md).
