@@ -475,5 +475,6 @@ LOGGING = {
         "django": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO"), "propagate": False},
         "django.db.backends": {"level": "WARNING"},
         "stripe": {"level": "WARNING"},  # it logs every request at INFO
+        "health_check": {"level": "ERROR"},  # a traceback per failed probe; gih.health logs one line instead
     },
 }

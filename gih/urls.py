@@ -1,16 +1,10 @@
 from django.conf import settings
 from django.contrib import admin
-from django.http import JsonResponse
 from django.urls import include, path, re_path
 from django.views.static import serve
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView, SpectacularYAMLAPIView
 
-from gih import errors
-
-
-def healthz(request):
-    return JsonResponse({"status": "ok"})
-
+from gih import errors, health
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -22,7 +16,8 @@ urlpatterns = [
     re_path(r"^api/", errors.api_not_found),
     path("v1/", include("generations.urls_openai")),  # the OpenAI-exact face
     re_path(r"^v1(/|$)", errors.api_not_found),
-    path("healthz", healthz),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     path("", include("billing.web_urls")),
     path("", include("accounts.urls")),
 ]
