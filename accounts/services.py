@@ -15,6 +15,7 @@ from accounts.models import ApiKey, SpendPeriod, User
 from accounts.selectors import api_key_by_prefix
 from accounts.staff import support_staff_group_ensure
 from gih.errors import ApiError
+from gih.logs import bind as bind_log_context
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -156,6 +157,7 @@ class LoadedKey(Protocol):
     """What authentication reads of a key: an ApiKey, or a row that carries more (see billing.selectors)."""
 
     pk: int
+    user_id: int
     digest: str
     revoked_at: datetime | None
     expires_at: datetime | None
@@ -199,6 +201,7 @@ def api_key_authenticate(
         raise ApiKeyRejected("expiredApiKey", EXPIRED_KEY_MESSAGE)
     if not api_key.user_is_active:
         raise ApiKeyRejected("invalidApiKey", INVALID_KEY_MESSAGE)
+    bind_log_context(user_id=api_key.user_id, key_prefix=prefix)
     if client_ip is not None and not ip_in(client_ip, api_key.allowed_ips):
         raise ApiError(
             f"This API key is not allowed from {client_ip}: it only works from its allowed IPs "

@@ -94,6 +94,7 @@ class ApiKeyWithBalance:
     """
 
     pk: int
+    user_id: int
     digest: str
     revoked_at: datetime | None
     expires_at: datetime | None
@@ -129,7 +130,7 @@ def api_key_with_balance(prefix: str, *, now: datetime) -> ApiKeyWithBalance | N
     if not rows:
         return None
     # API_KEY_COLUMNS' values, then the batch's four (NULL when the user has no usable batch).
-    key_id, _user_id, digest, revoked_at, expires_at, last_used_at, mode, is_active, account_type, allowed_ips = rows[
+    key_id, user_id, digest, revoked_at, expires_at, last_used_at, mode, is_active, account_type, allowed_ips = rows[
         0
     ][:API_KEY_WIDTH]
     batches = [
@@ -139,6 +140,7 @@ def api_key_with_balance(prefix: str, *, now: datetime) -> ApiKeyWithBalance | N
     ]
     return ApiKeyWithBalance(
         pk=key_id,
+        user_id=user_id,
         digest=digest,
         revoked_at=aware(revoked_at),
         expires_at=aware(expires_at),

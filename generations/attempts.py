@@ -33,6 +33,7 @@ from generations.providers import (
     usage,
 )
 from generations.transitions import generation_fail, generation_succeed
+from gih.logs import bind as bind_log_context
 
 logger = logging.getLogger(__name__)
 
@@ -178,6 +179,7 @@ def attempt_run(
 ) -> Generation:
     """Run a claimed attempt under its heartbeat; `reference_images` None: load them and the mask from storage."""
     inputs = Inputs(reference_images, mask) if reference_images is not None else None
+    bind_log_context(generation_id=generation.pk, attempt=attempt)
     with heartbeat(generation.pk, attempt):
         return _run(generation, attempt, inputs, stream)
 

@@ -216,6 +216,9 @@ class Generation(models.Model):
     livemode = models.BooleanField(
         default=True, help_text="False for a test key's generation: local renderer, no credits moved."
     )
+    request_id = models.CharField(
+        max_length=128, blank=True, help_text="X-Request-ID of the request that submitted it (find its log lines)."
+    )
 
     class Meta:
         ordering = ["-created_at"]

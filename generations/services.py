@@ -30,6 +30,8 @@ from generations.transitions import generation_fail
 from generations.validation import GenerationSpec, generation_spec_build, idempotency_key_validate
 from gih.celery import app as celery_app
 from gih.errors import GenerationFailed, IdempotencyConflict, ServiceUnavailable
+from gih.logs import bind as bind_log_context
+from gih.logs import current_request_id
 from gih.slots import account_slot
 
 logger = logging.getLogger(__name__)
@@ -110,6 +112,7 @@ def generation_submit(
                 request_fingerprint=fingerprint,
                 face=spec.face,
                 options=spec.options,
+                request_id=current_request_id(),
                 created_at=now,
                 **claimed,
             )
@@ -119,6 +122,7 @@ def generation_submit(
                 generation=generation,
                 note=f"{spec.n} x {spec.model.id} {resolution.quality} {resolution.size}",
             )
+        bind_log_context(generation_id=generation.pk)
     except IntegrityError:
         # The same Idempotency-Key raced us and won: answer with its generation.
         replay = idempotency_key and _replay(user=user, idempotency_key=idempotency_key, fingerprint=fingerprint)

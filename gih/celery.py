@@ -4,6 +4,8 @@ import os
 
 from celery import Celery, signals
 
+from gih.logs import current_request_id, start_context
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gih.settings")
 
 app = Celery("gih")
@@ -18,3 +20,22 @@ def _freeze_startup_heap(**kwargs) -> None:
     from gih.process import freeze_startup_heap
 
     freeze_startup_heap()
+
+
+@signals.before_task_publish.connect
+def _carry_request_id(headers: dict | None = None, **kwargs) -> None:
+    """A task queued by a request carries its request id in the message headers (gih/logs.py)."""
+    request_id = current_request_id()
+    if request_id and headers is not None:
+        headers.setdefault("request_id", request_id)
+
+
+@signals.task_prerun.connect
+def _bind_task_log_context(task_id: str | None = None, task=None, **kwargs) -> None:
+    """Each task's log lines carry the request id it was queued under, and its own id and name."""
+    start_context(request_id=getattr(task.request, "request_id", None), task_id=task_id, task=task.name)
+
+
+@signals.task_postrun.connect
+def _clear_task_log_context(**kwargs) -> None:
+    start_context()

@@ -13,6 +13,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from gih.logs import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -71,6 +73,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every response, refusals and errors included, echoes the request id (gih/logs.py).
+    "gih.logs.RequestIdMiddleware",
     # Before SecurityMiddleware, so a plain-HTTP API call is refused rather than redirected.
     "gih.https.ApiHttpsOnlyMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -296,6 +300,8 @@ GENERATION_TASK_GRACE_SECONDS = envint("GENERATION_TASK_GRACE_SECONDS", 30)
 CELERY_TASK_SOFT_TIME_LIMIT = GENERATION_TIMEOUT_SECONDS + GENERATION_TASK_GRACE_SECONDS
 CELERY_TASK_TIME_LIMIT = GENERATION_TIMEOUT_SECONDS + 2 * GENERATION_TASK_GRACE_SECONDS
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# The worker logs through LOGGING (gih/logs.py: JSON lines with the request id), not Celery's own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # A running generation refreshes its heartbeat this often; one silent for three beats
 # lost its process. The recovery sweep (generations/recovery.py, every
 # GENERATION_RECOVERY_INTERVAL_SECONDS in beat) then re-queues it for a takeover
@@ -465,16 +471,7 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {
-        # Replace Django's own console handler so each record is printed once.
-        "django": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO"), "propagate": False},
-        "django.db.backends": {"level": "WARNING"},
-        "stripe": {"level": "WARNING"},  # it logs every request at INFO
-        "health_check": {"level": "ERROR"},  # a traceback per failed probe; gih.health logs one line instead
-    },
-}
+# One JSON object per line in production; readable lines for the demo (gih/logs.py).
+LOG_LEVEL = env("LOG_LEVEL", "INFO")
+LOG_FORMAT = env("LOG_FORMAT", "console" if DEBUG else "json")
+LOGGING = logging_config(level=LOG_LEVEL, fmt=LOG_FORMAT)

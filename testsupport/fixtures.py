@@ -4,6 +4,8 @@ The servers live for the whole session; each test gets a clean behaviour, a fres
 bucket and settings that pytest-django's `settings` fixture restores afterwards.
 """
 
+import io
+import json
 import logging
 import uuid
 from collections.abc import Iterator
@@ -112,3 +114,19 @@ def s3_storage(_moto_server: str, settings) -> S3Stub:
     # The lazy default_storage is rebuilt on first touch; fail here, not deep in a test.
     assert isinstance(default_storage, S3Storage) and default_storage.bucket_name == bucket
     return S3Stub(endpoint_url=_moto_server, bucket=bucket, client=client)
+
+
+@pytest.fixture
+def json_log_lines():
+    """What the root logger prints in production (LOG_FORMAT=json): call it for the lines so far, parsed."""
+    from gih.logs import logging_config
+
+    config = logging_config(level="INFO", fmt="json")["formatters"]["structlog"]
+    factory = config.pop("()")
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(factory(**config))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
+    root.removeHandler(handler)
