@@ -10,6 +10,7 @@ from generations.failures import FailureCode
 from generations.models import GeneratedImage, Generation, ImageModel, ModelPrice, ProviderPrice
 from generations.overview import overview_summary
 from generations.transitions import generation_fail
+from generations.webhooks import admin as webhooks_admin  # noqa: F401 (registers the webhook models)
 
 # The overview shows money across all accounts: viewing generations is not enough.
 OVERVIEW_PERMISSIONS = ("generations.view_generation", "billing.view_ledgerentry")

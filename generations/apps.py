@@ -3,3 +3,7 @@ from django.apps import AppConfig
 
 class GenerationsConfig(AppConfig):
     name = "generations"
+
+    def ready(self) -> None:
+        # Webhook deliveries listen to generation_finished; importing them also registers their tasks.
+        from generations.webhooks import receivers  # noqa: F401

@@ -295,3 +295,18 @@ class ReferenceImage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.generation_id} reference {self.position}"
+
+
+# Registered with this app (their own module keeps this one about generations).
+from generations.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint  # noqa: E402
+
+__all__ = [
+    "GeneratedImage",
+    "Generation",
+    "ImageModel",
+    "ModelPrice",
+    "ReferenceImage",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+]

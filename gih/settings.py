@@ -369,7 +369,31 @@ CELERY_BEAT_SCHEDULE = {
         "task": "generations.tasks.recover_orphaned_generations",
         "schedule": float(GENERATION_RECOVERY_INTERVAL_SECONDS),
     },
+    "sweep-webhook-deliveries": {
+        "task": "generations.webhooks.tasks.sweep_webhook_deliveries",
+        "schedule": float(envint("WEBHOOK_SWEEP_SECONDS", 60)),
+    },
 }
+# Webhook deliveries run in their own worker process (the Procfile's `webhooks`), so a slow
+# receiver never takes a generation worker's slot.
+CELERY_TASK_ROUTES = {"generations.webhooks.tasks.*": {"queue": "webhooks"}}
+
+# --- Webhooks (generations/webhooks/) ----------------------------------------
+
+# Targets on loopback, private, link-local, multicast or reserved addresses: refused unless this is on.
+WEBHOOK_ALLOW_PRIVATE_TARGETS = envbool("WEBHOOK_ALLOW_PRIVATE_TARGETS", DEBUG)
+# Plain-http targets: refused unless this is off (by default, off only where private targets are allowed).
+WEBHOOK_REQUIRE_HTTPS = envbool("WEBHOOK_REQUIRE_HTTPS", not WEBHOOK_ALLOW_PRIVATE_TARGETS)
+# Signing secrets are stored encrypted under a key derived from this; changing it voids every endpoint's secret.
+WEBHOOK_SECRET_KEY = env("WEBHOOK_SECRET_KEY", SECRET_KEY)
+WEBHOOK_TIMEOUT_SECONDS = float(env("WEBHOOK_TIMEOUT_SECONDS", "10"))
+# Seconds before each retry of an undelivered event (then it fails): ~5 s, 5 min, 30 min, 2 h, 5 h, 10 h.
+WEBHOOK_RETRY_DELAYS = [int(delay) for delay in envlist("WEBHOOK_RETRY_DELAYS", "5,300,1800,7200,18000,36000")]
+# Retries due within this many seconds are queued with a countdown (below the broker's visibility
+# timeout); later ones are queued by the sweep, which runs every WEBHOOK_SWEEP_SECONDS.
+WEBHOOK_COUNTDOWN_MAX_SECONDS = envint("WEBHOOK_COUNTDOWN_MAX_SECONDS", 600)
+WEBHOOK_SWEEP_SECONDS = envint("WEBHOOK_SWEEP_SECONDS", 60)
+WEBHOOK_MAX_ENDPOINTS = envint("WEBHOOK_MAX_ENDPOINTS", 10)
 
 # --- REST framework -------------------------------------------------------
 

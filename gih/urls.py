@@ -19,6 +19,7 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("", include("billing.web_urls")),
+    path("", include("generations.webhooks.web_urls")),
     path("", include("accounts.urls")),
 ]
 

@@ -145,7 +145,7 @@ def worker_env(django_db_setup) -> dict[str, str]:
 def _worker_starter(worker_env: dict[str, str], log_dir: Path):
     started: list[CeleryWorker] = []
 
-    def start(*, pool: str = "prefork", concurrency: int = 1, **env: str) -> CeleryWorker:
+    def start(*, pool: str = "prefork", concurrency: int = 1, queues: str = "", **env: str) -> CeleryWorker:
         number = len(started) + 1
         log_path = log_dir / f"worker-{number}.log"
         command = [
@@ -165,6 +165,8 @@ def _worker_starter(worker_env: dict[str, str], log_dir: Path):
             "--without-mingle",
             "--without-heartbeat",
         ]
+        if queues:  # e.g. "webhooks", as the Procfile's webhooks process (default: the generations' queue)
+            command += ["--queues", queues]
         with log_path.open("wb") as log:
             process = subprocess.Popen(
                 command,
@@ -213,8 +215,8 @@ def empty_queue(worker_env):
     def empty() -> None:
         app.control.purge()
         with app.connection_for_write() as connection:
-            # A SIGKILLed worker's unacknowledged tasks (kombu's Redis ack emulation).
-            connection.default_channel.client.delete("unacked", "unacked_index")
+            # A SIGKILLed worker's unacknowledged tasks (kombu's Redis ack emulation), and webhook deliveries.
+            connection.default_channel.client.delete("unacked", "unacked_index", "webhooks")
 
     empty()
     yield

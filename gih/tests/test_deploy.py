@@ -84,8 +84,11 @@ def test_it_serves_the_account_pages_after_the_documented_release_step(tmp_path)
 def test_its_procfile_keeps_no_state_in_a_shared_tmp_folder():
     processes = procfile()
 
-    assert set(processes) == {"release", "web", "worker", "beat"}
+    assert set(processes) == {"release", "web", "worker", "webhooks", "beat"}
     assert "/tmp" not in "".join(processes.values())
+    # Webhook deliveries have their own process: a slow receiver never takes a generation's slot.
+    assert "--queues webhooks" in processes["webhooks"]
+    assert "--queues" not in processes["worker"]
     assert "collectstatic" in processes["release"]
     assert "migrate" in processes["release"]
 
