@@ -289,5 +289,6 @@ def docs(request: HttpRequest) -> HttpResponse:
         "max_reference_mb": settings.MAX_REFERENCE_IMAGE_BYTES // (1024 * 1024),
         "max_prompt_length": settings.MAX_PROMPT_LENGTH,
         "sync_timeout_seconds": settings.GENERATION_TIMEOUT_SECONDS,
+        "image_retention_days": settings.IMAGE_RETENTION_DAYS,
     }
     return render(request, "docs/index.html", context)

@@ -192,3 +192,16 @@ def test_it_replays_a_v1_generation_after_delete_without_its_images(api, user, s
 
     assert replay.status_code == 200, replay.content
     assert replay.json()["data"] == [{"url": None, "expired": True}]
+
+
+def test_the_docs_state_the_retention_policy(client, settings):
+    settings.IMAGE_RETENTION_DAYS = 30
+    html = client.get("/docs/").content.decode()
+    assert "kept for 30 days after the generation" in html and 'id="retention"' in html
+    assert "DELETE</span>/api/v1/generations/:id" in html
+
+    settings.IMAGE_RETENTION_DAYS = 0
+    assert "kept until you delete them" in client.get("/docs/").content.decode()
+
+    chinese = client.get("/docs/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "图片保留" in chinese
