@@ -38,6 +38,7 @@ urlpatterns = [
     ),
     path("playground/", playground.playground, name="playground"),
     path("playground/quote.json", playground.playground_quote, name="playground_quote"),
+    path("playground/stream", playground.playground_stream, name="playground_stream"),
     path("docs/", views.docs, name="docs"),
     path("language/", views.language_set, name="set_language"),
 ]

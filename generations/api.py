@@ -109,6 +109,15 @@ def _stream_failure(generation: Generation) -> dict:
     return {"message": failed_message(generation), "type": "server_error", "param": None, "code": "generationFailed"}
 
 
+def api_stream_shape(request, *, edit: bool = False) -> StreamShape:
+    """The /api/v1 stream: OpenAI's events, the completed ones also naming the generation and the image's URL."""
+
+    def extra(generation: Generation, image: GeneratedImage) -> dict:
+        return {"generation_id": generation.pk, "url": image_url(image, request.build_absolute_uri)}
+
+    return StreamShape(edit=edit, failure_error=_stream_failure, completed_extra=extra)
+
+
 def _generation_schema(*, edit: bool):
     noun = "edit" if edit else "generation"
     return extend_schema(
@@ -168,12 +177,8 @@ class ImageGenerationView(RateLimitHeadersMixin, APIView):
         return Response(payload)
 
     def _stream(self, request, outcome: GenerationOutcome):
-        def extra(generation: Generation, image: GeneratedImage) -> dict:
-            return {"generation_id": generation.pk, "url": image_url(image, request.build_absolute_uri)}
-
         balance = balance_summary(balance_get(user=request.user))
-        shape = StreamShape(edit=self.edit, failure_error=_stream_failure, completed_extra=extra)
-        return stream_response(outcome, shape, balance)
+        return stream_response(outcome, api_stream_shape(request, edit=self.edit), balance)
 
 
 @extend_schema_view(post=_generation_schema(edit=True))

@@ -27,14 +27,24 @@ def _registry() -> dict[str, type[ImageProvider]]:
     return {OpenAIProvider.name: OpenAIProvider, LocalProvider.name: LocalProvider}
 
 
+def _configured(provider_name: str) -> str:
+    return "local" if settings.IMAGE_PROVIDER == "local" else provider_name
+
+
 def provider_for(provider_name: str) -> ImageProvider:
-    name = "local" if settings.IMAGE_PROVIDER == "local" else provider_name
+    name = _configured(provider_name)
     try:
         return _registry()[name]()
     except KeyError:
         raise ProviderError(
             f"No provider named {name!r} is configured.", code="provider_unknown", permanent=True
         ) from None
+
+
+def provider_streams(provider_name: str) -> bool:
+    """Whether the provider that runs this model's generations relays partial images (see ImageProvider.streams)."""
+    provider = _registry().get(_configured(provider_name))
+    return provider is not None and provider.streams
 
 
 __all__ = [
@@ -48,4 +58,5 @@ __all__ = [
     "ReferenceImageData",
     "TokenUsage",
     "provider_for",
+    "provider_streams",
 ]

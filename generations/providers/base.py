@@ -129,6 +129,7 @@ PartialCallback = Callable[[PartialImage], None]
 
 class ImageProvider(ABC):
     name: str
+    streams: bool = False  # relays partial images to `on_partial` while it generates
 
     @abstractmethod
     def generate(self, request: ProviderRequest, *, on_partial: PartialCallback | None = None) -> ProviderResult:

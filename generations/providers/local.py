@@ -132,6 +132,7 @@ def coarse(image: Image.Image, step: int, steps: int) -> Image.Image:
 
 class LocalProvider(ImageProvider):
     name = "local"
+    streams = True
 
     def generate(self, request: ProviderRequest, *, on_partial: PartialCallback | None = None) -> ProviderResult:
         width, height = _parse_size(request.size)
