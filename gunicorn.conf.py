@@ -33,3 +33,11 @@ def post_worker_init(worker) -> None:
     from gih.process import freeze_startup_heap
 
     freeze_startup_heap()
+
+
+def child_exit(server, worker) -> None:
+    """A worker ended (restart, crash, SIGKILL): mark its metrics files dead (gih/metrics.py, multiprocess mode)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -34,6 +34,7 @@ from generations.providers import (
 )
 from generations.transitions import generation_fail, generation_succeed
 from gih.logs import bind as bind_log_context
+from gih.metrics import provider_request_timed
 
 logger = logging.getLogger(__name__)
 
@@ -253,7 +254,8 @@ def _run(generation: Generation, attempt: int, inputs: Inputs | None, stream: St
         provider = provider_for(generation.model.provider)
         request = _provider_request(generation, inputs, stream)
         _release_db_connection()
-        result = provider.generate(request, on_partial=stream.on_partial if stream else None)
+        with provider_request_timed(provider.name):
+            result = provider.generate(request, on_partial=stream.on_partial if stream else None)
     except ProviderError as error:
         return fail(error_code=error.code, error_message=error.message)
     except SoftTimeLimitExceeded:  # Celery's prefork pool: GENERATION_TASK_GRACE_SECONDS past the timeout

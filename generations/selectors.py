@@ -112,3 +112,15 @@ def key_spent(*, api_key_id: int, since: datetime | None) -> int:
         generations = generations.filter(created_at__gte=since)
     total = generations.aggregate(total=Sum(F("credits_charged") - F("credits_refunded")))["total"]
     return total or 0
+
+
+def generations_unfinished_counts() -> dict[str, int]:
+    """How many generations are queued and running now (two index counts on status), for /metrics."""
+    Status = Generation.Status
+    counts = dict(
+        Generation.objects.filter(status__in=[Status.QUEUED, Status.RUNNING])
+        .values_list("status")
+        .annotate(count=Count("pk"))
+        .order_by()
+    )
+    return {"queued": counts.get(Status.QUEUED, 0), "running": counts.get(Status.RUNNING, 0)}

@@ -32,6 +32,7 @@ from gih.celery import app as celery_app
 from gih.errors import GenerationFailed, IdempotencyConflict, ServiceUnavailable
 from gih.logs import bind as bind_log_context
 from gih.logs import current_request_id
+from gih.metrics import credits_charged_count
 from gih.slots import account_slot
 
 logger = logging.getLogger(__name__)
@@ -122,6 +123,7 @@ def generation_submit(
                 generation=generation,
                 note=f"{spec.n} x {spec.model.id} {resolution.quality} {resolution.size}",
             )
+            transaction.on_commit(partial(credits_charged_count, spec.credits))
         bind_log_context(generation_id=generation.pk)
     except IntegrityError:
         # The same Idempotency-Key raced us and won: answer with its generation.

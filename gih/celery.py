@@ -39,3 +39,12 @@ def _bind_task_log_context(task_id: str | None = None, task=None, **kwargs) -> N
 @signals.task_postrun.connect
 def _clear_task_log_context(**kwargs) -> None:
     start_context()
+
+
+@signals.worker_process_shutdown.connect
+def _mark_metrics_dead(pid: int | None = None, **kwargs) -> None:
+    """A pool process ended: its metrics files are marked dead, as gunicorn.conf.py does for web workers."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid or os.getpid())

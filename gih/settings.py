@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
+    "django_prometheus",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's files, served from our static files (no CDN)
     "accounts",
@@ -73,6 +74,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # django-prometheus times each request between its Before (first) and After (last) middleware.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     # First: every response, refusals and errors included, echoes the request id (gih/logs.py).
     "gih.logs.RequestIdMiddleware",
     # Before SecurityMiddleware, so a plain-HTTP API call is refused rather than redirected.
@@ -88,6 +91,7 @@ MIDDLEWARE = [
     "gih.locale.LocaleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "gih.urls"
@@ -494,6 +498,12 @@ LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+
+# /metrics (gih/metrics.py) answers only `Authorization: Bearer <METRICS_TOKEN>`; unset, it is a 404.
+METRICS_TOKEN = env("METRICS_TOKEN")
+# django-prometheus' request latency buckets (seconds): sync generations take up to GENERATION_TIMEOUT_SECONDS.
+PROMETHEUS_LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, float("inf"))
+PROMETHEUS_EXPORT_MIGRATIONS = False
 
 # One JSON object per line in production; readable lines for the demo (gih/logs.py).
 LOG_LEVEL = env("LOG_LEVEL", "INFO")

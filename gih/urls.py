@@ -4,7 +4,7 @@ from django.urls import include, path, re_path
 from django.views.static import serve
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView, SpectacularYAMLAPIView
 
-from gih import errors, health
+from gih import errors, health, metrics
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -18,6 +18,7 @@ urlpatterns = [
     re_path(r"^v1(/|$)", errors.api_not_found),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics_view, name="metrics"),  # Prometheus' scrape, not an API route
     path("", include("billing.web_urls")),
     path("", include("generations.webhooks.web_urls")),
     path("", include("accounts.urls")),
