@@ -11,6 +11,7 @@ those waits pin no Postgres connection.
 import os
 
 from gih.gunicorn_errors import install as install_json_error_pages
+from gih.logs import gunicorn_logconfig
 
 # Requests gunicorn itself refuses (malformed HTTP, over-long headers) answer in the API's JSON envelope.
 install_json_error_pages()
@@ -24,7 +25,13 @@ timeout = int(os.environ.get("WEB_TIMEOUT", "30"))
 # On deploys, give in-flight generations time to finish (the sync limit is 800 s).
 graceful_timeout = int(os.environ.get("WEB_GRACEFUL_TIMEOUT", "900"))
 keepalive = 5
-accesslog = "-" if os.environ.get("WEB_ACCESS_LOG", "").lower() in {"1", "true", "yes"} else None
+_access_log = os.environ.get("WEB_ACCESS_LOG", "").lower() in {"1", "true", "yes"}
+accesslog = "-" if _access_log else None
+# gunicorn's own lines as JSON too when the app logs JSON (LOG_FORMAT, same default as gih/settings.py).
+_debug = (os.environ.get("DEBUG") or "true").strip().lower() in {"1", "true", "yes", "on"}
+logconfig_dict = gunicorn_logconfig(
+    fmt=os.environ.get("LOG_FORMAT") or ("console" if _debug else "json"), access_log=_access_log
+)
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 

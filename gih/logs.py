@@ -126,6 +126,30 @@ def logging_config(*, level: str, fmt: str) -> dict:
     }
 
 
+def gunicorn_logconfig(*, fmt: str, access_log: bool) -> dict:
+    """gunicorn's own lines (start-up, worker exits, errors) in the same format: its `logconfig_dict`.
+
+    With LOG_FORMAT=console gunicorn keeps its plain format. Its access log stays at WARNING (off)
+    unless WEB_ACCESS_LOG: our request line (RequestIdMiddleware) already says what it would.
+    """
+    if fmt != "json":
+        return {}
+    formatter = logging_config(level="INFO", fmt=fmt)["formatters"]["structlog"]
+    stream = {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}
+    return {
+        "formatters": {"json": formatter},
+        "handlers": {"console": stream, "error_console": stream},
+        "loggers": {
+            "gunicorn.error": {"level": "INFO", "handlers": ["error_console"], "propagate": False},
+            "gunicorn.access": {
+                "level": "INFO" if access_log else "WARNING",
+                "handlers": ["console"],
+                "propagate": False,
+            },
+        },
+    }
+
+
 class RequestIdMiddleware:
     """Take or make the request id, bind the log context, echo the id, log one line per request."""
 

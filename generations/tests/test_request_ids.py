@@ -62,6 +62,7 @@ def test_an_async_generation_s_request_id_reaches_the_web_log_the_row_and_the_wo
         web_log = web.log()
 
     assert generation.request_id == "trace-4bf92f35"
+    assert any(line["event"].startswith("Booting worker") for line in json_lines(web_log))  # gunicorn's own, too
     (web_line,) = [line for line in json_lines(web_log) if line.get("request_id") == "trace-4bf92f35"]
     assert web_line["event"] == "request" and web_line["status"] == 202
     assert (web_line["generation_id"], web_line["user_id"]) == (generation_id, user.pk)
