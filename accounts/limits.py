@@ -7,10 +7,14 @@ own (account types have none).
 """
 
 import ipaddress
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from django.db import connection
+
 from accounts.models import AccountTypeLimits, ApiKey, SpendPeriod
+from billing.models import CreditAccount
 
 KEY_LIMIT_FIELDS = (
     "rate_limit_per_minute",
@@ -20,7 +24,6 @@ KEY_LIMIT_FIELDS = (
     "allowed_models",
     "allowed_ips",
 )
-_TYPE_FIELDS = KEY_LIMIT_FIELDS[:-1]
 
 
 @dataclass(frozen=True)
@@ -81,30 +84,53 @@ def ip_in(address: str, networks) -> bool:
     return any(ip in ipaddress.ip_network(network, strict=False) for network in networks)
 
 
+def json_list(value) -> list:
+    """A JSON list column read by raw SQL: text on SQLite (and on PostgreSQL through Django's connection)."""
+    return json.loads(value) if isinstance(value, str | bytes) else list(value or ())
+
+
 def _smaller(a: int | None, b: int | None) -> int | None:
     return b if a is None else a if b is None else min(a, b)
 
 
+# The key's own limits and its account type's defaults in one round trip (every generation request reads them).
+_LIMITS_COLUMNS = (
+    "k.rate_limit_per_minute, k.max_concurrent, k.spend_limit, k.spend_period, k.allowed_models, k.allowed_ips, "
+    "t.rate_limit_per_minute, t.max_concurrent, t.spend_limit, t.spend_period, t.allowed_models"
+)
+_LIMITS_TABLES = (
+    f"FROM {ApiKey._meta.db_table} k "
+    f"LEFT JOIN {CreditAccount._meta.db_table} a ON a.user_id = k.user_id "
+    f"LEFT JOIN {AccountTypeLimits._meta.db_table} t ON t.account_type = a.account_type"
+)
+
+
 def effective_limits(api_key: ApiKey) -> EffectiveLimits:
-    """The limits enforced for this key now: two small reads (the key's fields, its account type's defaults)."""
-    own = ApiKey.objects.filter(pk=api_key.pk).values(*KEY_LIMIT_FIELDS).first() or {}
-    account = getattr(api_key.user, "credit_account", None)  # every user has one; a raw-SQL row may not
-    account_type = account.account_type if account is not None else None
-    default = AccountTypeLimits.objects.filter(account_type=account_type).values(*_TYPE_FIELDS).first() or {}
+    """The limits enforced for this key now, read fresh (an edit applies to the key's next request)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {_LIMITS_COLUMNS} {_LIMITS_TABLES} WHERE k.id = %s", [api_key.pk])
+        row = cursor.fetchone()
+    if row is None:
+        return EffectiveLimits()
+    names = ("rate_limit_per_minute", "max_concurrent", "spend_limit", "spend_period", "allowed_models")
+    own = dict(zip(names, row[:5], strict=True))
+    default = dict(zip(names, row[6:], strict=True))
     spend = tuple(
         dict.fromkeys(
             SpendLimit(limits["spend_limit"], limits["spend_period"])
             for limits in (own, default)
-            if limits.get("spend_limit") is not None
+            if limits["spend_limit"] is not None
         )
     )
-    model_lists = [set(limits["allowed_models"]) for limits in (own, default) if limits.get("allowed_models")]
+    # An empty list (or no account type row) allows every model; "[]" is read as text, so parse first.
+    parsed = (set(json_list(limits["allowed_models"])) for limits in (own, default))
+    model_lists = [models for models in parsed if models]
     return EffectiveLimits(
-        rate_limit_per_minute=_smaller(own.get("rate_limit_per_minute"), default.get("rate_limit_per_minute")),
-        max_concurrent=_smaller(own.get("max_concurrent"), default.get("max_concurrent")),
+        rate_limit_per_minute=_smaller(own["rate_limit_per_minute"], default["rate_limit_per_minute"]),
+        max_concurrent=_smaller(own["max_concurrent"], default["max_concurrent"]),
         spend_limits=spend,
         allowed_models=frozenset(set.intersection(*model_lists)) if model_lists else None,
-        allowed_ips=tuple(own.get("allowed_ips") or ()),
+        allowed_ips=tuple(json_list(row[5])),
     )
 
 

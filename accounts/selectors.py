@@ -1,12 +1,12 @@
 """Reads of users' API keys: the one-query lookup behind API authentication, and the account area's lists."""
 
-import json
 from datetime import UTC, datetime
 
 from django.db import connection
 from django.db.models import Model, Q, QuerySet
 from django.utils import timezone
 
+from accounts.limits import json_list
 from accounts.models import ApiKey, User
 from billing.models import CreditAccount
 
@@ -27,11 +27,6 @@ API_KEY_TABLES = (
 def aware(value: datetime | None) -> datetime | None:
     """A datetime read by raw SQL: PostgreSQL gives it aware, the embedded SQLite naive (in UTC)."""
     return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
-
-
-def json_list(value) -> list:
-    """A JSON list column read by raw SQL: text on SQLite (and on PostgreSQL through Django's connection)."""
-    return json.loads(value) if isinstance(value, str | bytes) else list(value or ())
 
 
 def _instance(model: type[Model], **values) -> Model:

@@ -204,8 +204,8 @@ def api_key_authenticate(
     bind_log_context(user_id=api_key.user_id, key_prefix=prefix)
     if client_ip is not None and not ip_in(client_ip, api_key.allowed_ips):
         raise ApiError(
-            f"This API key is not allowed from {client_ip}: it only works from its allowed IPs "
-            f"({', '.join(api_key.allowed_ips)}).",
+            f"This API key is not allowed from {client_ip}: it only works from the allowed IPs set for it "
+            "on the API keys page.",
             code="ip_not_allowed",
             status_code=403,
         )

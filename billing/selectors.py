@@ -9,7 +9,8 @@ from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from accounts.selectors import API_KEY_COLUMNS, API_KEY_TABLES, API_KEY_WIDTH, aware, json_list
+from accounts.limits import json_list
+from accounts.selectors import API_KEY_COLUMNS, API_KEY_TABLES, API_KEY_WIDTH, aware
 from billing.models import (
     AccountType,
     CheckoutOrder,

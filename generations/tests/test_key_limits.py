@@ -113,6 +113,18 @@ def test_a_key_can_only_tighten_its_account_types_defaults(user):
 
 
 @pytest.mark.django_db
+def test_the_account_types_allowed_models_apply_to_a_key_without_its_own(user):
+    AccountTypeLimits.objects.create(account_type="PRO", allowed_models=["gpt-image-1"])
+
+    refused = generate(client_for(user))
+
+    assert (refused.status_code, error_of(refused)["code"]) == (403, "model_not_allowed")
+    AccountTypeLimits.objects.filter(account_type="PRO").update(allowed_models=["gpt-image-1", "gpt-image-2"])
+    assert generate(client_for(user, allowed_models=["gpt-image-2"])).status_code == 200
+    assert generate(client_for(user, allowed_models=["gpt-image-1"])).status_code == 403  # both must allow it
+
+
+@pytest.mark.django_db
 def test_it_refuses_a_generation_over_the_spend_limit_until_a_refund_frees_it(user):
     client = client_for(user, spend_limit=2, spend_period="day")
     queued = generate(client, body={"async": True})
@@ -272,3 +284,15 @@ def test_exactly_max_concurrent_of_20_parallel_requests_get_through(settings, ma
     assert Generation.objects.count() == 2 and charges() == 2
     assert balance_get(user=owner)["credits"] == 98
     assert billing_audit() == []
+
+
+@pytest.mark.django_db(transaction=True)  # the stream gives its connection back while it runs
+@pytest.mark.parametrize("face", ["api", "openai"])
+def test_a_streamed_generation_carries_the_rate_headers_too(user, face, generation_files_cleanup):
+    client = client_for(user, rate_limit_per_minute=3)
+
+    response = generate(client, face, body={"stream": True})
+
+    assert response["Content-Type"] == "text/event-stream"
+    assert (response["x-ratelimit-limit-requests"], response["x-ratelimit-remaining-requests"]) == ("3", "2")
+    assert b"image_generation.completed" in b"".join(response.streaming_content)

@@ -14,9 +14,10 @@ from django.test.utils import CaptureQueriesContext
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("media_cleanup")]
 
 # Round trips, BEGIN and COMMIT included. Was 20 before the charge lost its savepoints and the
-# lock_timeout its own statement, then 4 more came with per-key limits, provider costs and webhooks
-# (bench/RESULTS.md). Adding one? Count it here, and say in the commit what it buys.
-SYNC_GENERATION_STATEMENTS = 19
+# lock_timeout its own statement, then 3 more came with per-key limits (one: the key's and its account
+# type's, joined), provider costs and webhooks (bench/RESULTS.md). Adding one? Count it here, and say in
+# the commit what it buys.
+SYNC_GENERATION_STATEMENTS = 18
 _CATALOGUE = re.compile(r'FROM "generations_(imagemodel|modelprice)"')
 BODY = {"model": "gpt-image-2", "prompt": "A lighthouse at dusk", "quality": "low", "size": "1024x1024"}
 
@@ -37,7 +38,7 @@ def _statements(api, path: str, body: dict) -> list[str]:
 def test_a_sync_generation_sends_a_fixed_number_of_statements(api, openai_standin, s3_storage, path, body):
     statements = _statements(api, path, body)
 
-    # Key and user; the key's and the account type's limits; balance pre-check; BEGIN, generation
+    # Key and user; the key's limits joined with its account type's; balance pre-check; BEGIN, generation
     # insert, account lock (with its lock_timeout), not yet charged, batches, batch update, ledger
     # insert, COMMIT; provider price; BEGIN, success update, image insert, COMMIT; webhook endpoints;
     # balance.
