@@ -58,7 +58,12 @@ def start_context(**values: object) -> None:
 
 
 def _redact(logger, method_name: str, event_dict: dict) -> dict:
-    """Drop secret fields above DEBUG and shorten any raw API key in the message."""
+    """Drop secret fields above DEBUG and shorten any raw API key in the message.
+
+    Django hands its request object to `django.request` records (extra `request`): its repr holds
+    the query string, and the line already has the request id, so it is dropped.
+    """
+    event_dict.pop("request", None)
     if method_name != "debug":
         for name in _SECRET_FIELDS & event_dict.keys():
             event_dict[name] = "[redacted]"
@@ -161,13 +166,12 @@ class RequestIdMiddleware:
         request.request_id = request_id
         start_context(request_id=request_id)
         started = time.monotonic()
-        try:
-            response = self.get_response(request)
-            response[REQUEST_ID_HEADER] = request_id
-            self._log(request, response.status_code, started)
-            return response
-        finally:
-            clear_contextvars()
+        response = self.get_response(request)
+        response[REQUEST_ID_HEADER] = request_id
+        self._log(request, response.status_code, started)
+        # The context stays bound: Django logs a 4xx/5xx ("Not Found: ...") after the middleware
+        # returns. The next request on this greenlet or thread starts its own (start_context).
+        return response
 
     def _log(self, request, status: int, started: float) -> None:
         user = getattr(request, "user", None)

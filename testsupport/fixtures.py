@@ -126,7 +126,9 @@ def json_log_lines():
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(factory(**config))
-    root = logging.getLogger()
-    root.addHandler(handler)
+    loggers = [logging.getLogger(), logging.getLogger("django")]  # "django" does not propagate
+    for logger in loggers:
+        logger.addHandler(handler)
     yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
-    root.removeHandler(handler)
+    for logger in loggers:
+        logger.removeHandler(handler)

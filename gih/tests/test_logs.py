@@ -67,3 +67,12 @@ def test_a_password_reset_link_is_logged_by_its_route_not_its_token(client, json
 
     (line,) = request_lines(json_log_lines())
     assert "0123456789abcdef" not in json.dumps(line)
+
+
+@pytest.mark.django_db
+def test_django_s_own_warning_lines_carry_the_request_id_but_not_the_request_object(client, json_log_lines):
+    client.get("/nowhere/at/all?token=s3cret", HTTP_X_REQUEST_ID="req-404")
+
+    (warning,) = [line for line in json_log_lines() if line["logger"] == "django.request"]
+    assert (warning["request_id"], warning["status_code"], warning["level"]) == ("req-404", 404, "warning")
+    assert "s3cret" not in json.dumps(json_log_lines())
