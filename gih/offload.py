@@ -43,8 +43,20 @@ def _threadpool():
     return _pool
 
 
+def _outcome(function: Callable[..., T], args: tuple, kwargs: dict) -> tuple[bool, object]:
+    """Run in the pool: the result, or the exception as a value (gevent's pool prints a traceback for every
+    exception a task raises, one per refused upload; the caller re-raises it instead)."""
+    try:
+        return True, function(*args, **kwargs)
+    except Exception as error:
+        return False, error
+
+
 def off_loop(function: Callable[..., T], /, *args, **kwargs) -> T:
     """Call `function` in a real thread when gevent runs this process (the greenlet waits); else call it."""
     if not gevent_patched():
         return function(*args, **kwargs)
-    return _threadpool().apply(function, args, kwargs)
+    succeeded, value = _threadpool().apply(_outcome, (function, args, kwargs))
+    if not succeeded:
+        raise value
+    return value

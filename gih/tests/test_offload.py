@@ -88,3 +88,41 @@ def test_hashing_and_image_checks_leave_the_event_loop_running():
     assert report["ticks"]["image"] > 0, "the event loop stood still while an image was checked"
     assert report["verifies"] and report["stock_hash_verifies"]
     assert report["algorithm"] == "pbkdf2_sha256"
+
+
+FAILING_SCRIPT = r"""
+from gevent import monkey
+
+monkey.patch_all()
+
+import os
+
+import django
+
+os.environ["DJANGO_SETTINGS_MODULE"] = "gih.settings"
+django.setup()
+
+from generations.images import NotAnImage, inspect_image
+
+try:
+    inspect_image(b"not an image", max_pixels=10**8, decode=True)
+except NotAnImage as error:
+    print("raised:", error)
+"""
+
+
+def test_an_error_in_offloaded_work_reaches_the_caller_without_a_traceback_in_the_log():
+    # gevent's thread pool reported every exception of its tasks on stderr, a traceback per refused upload.
+    env = {name: value for name, value in os.environ.items() if name not in {"DATABASE_URL", "PYTEST_CURRENT_TEST"}}
+    result = subprocess.run(
+        [sys.executable, "-c", FAILING_SCRIPT],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip() == "raised: not a PNG, JPEG or WebP image"
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
