@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from accounts.services import api_key_create
 from generations.models import Generation
-from generations.tests.conftest import wait_until
+from generations.tests.conftest import wait_for_status, wait_until
 from testsupport.servers import LiveGunicorn
 
 TOKEN = "metrics-token-for-tests"
@@ -19,6 +19,7 @@ GENERATE = "/api/v1/images/generations"
 BODY = {"model": "gpt-image-2", "prompt": "a lighthouse at dusk", "quality": "1K"}
 SUCCEEDED = {"model": "gpt-image-2", "quality": "1K", "face": "api", "status": "succeeded", "error_code": ""}
 FAILED = {**SUCCEEDED, "status": "failed", "error_code": "moderation_blocked"}
+SUCCEEDED_KEY = ("gih_generations_total", tuple(sorted(SUCCEEDED.items())))
 
 
 def value(name: str, **labels) -> float:
@@ -102,7 +103,7 @@ def test_two_gunicorn_workers_count_a_success_and_a_failure_together(user, worke
 
         price = Generation.objects.get(pk=ok.json()["id"]).credits_charged
         expected = {
-            ("gih_generations_total", tuple(sorted(SUCCEEDED.items()))): 1.0,
+            SUCCEEDED_KEY: 1.0,
             ("gih_generations_total", tuple(sorted(FAILED.items()))): 1.0,
             ("gih_credits_charged_total", ()): 2.0 * price,
             ("gih_credits_refunded_total", ()): 1.0 * price,
@@ -117,3 +118,24 @@ def test_two_gunicorn_workers_count_a_success_and_a_failure_together(user, worke
         )
         samples = scrape(web.url)
         assert {key: samples.get(key) for key in expected} == expected
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("empty_queue", "generation_files_cleanup")
+def test_the_celery_worker_s_counts_appear_on_the_web_process_metrics(user, worker_env, start_worker, tmp_path):
+    multiproc_dir = tmp_path / "metrics"
+    multiproc_dir.mkdir()
+    shared = {"PROMETHEUS_MULTIPROC_DIR": str(multiproc_dir), "METRICS_TOKEN": TOKEN}
+    worker = start_worker(pool="gevent", concurrency=2, **shared)
+    headers = {"Authorization": f"Bearer {api_key_create(user=user).raw_key}"}
+    with LiveGunicorn({**worker_env, **shared}, tmp_path / "gunicorn.log") as web:
+        queued = requests.post(web.url + GENERATE, json={**BODY, "async": True}, headers=headers, timeout=60)
+        assert queued.status_code == 202, queued.text
+        wait_for_status(queued.json()["id"], Generation.Status.SUCCEEDED, timeout=60)
+        samples = wait_until(
+            lambda: (found := scrape(web.url)).get(SUCCEEDED_KEY) and found, timeout=30, what="the worker's count"
+        )
+
+    assert worker.process.pid in counted_by(multiproc_dir)
+    assert samples[("gih_provider_request_seconds_count", (("outcome", "ok"), ("provider", "local")))] == 1
+    assert samples[("gih_queue_depth", ())] == 0
