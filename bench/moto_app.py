@@ -5,8 +5,18 @@ Why not `python -m moto.server`: its werkzeug development server answers every r
 pool, a connect, botocore's connection setup): ~3 ms of the hub's web CPU per image that a real
 object store, which keeps connections alive, does not cost. One process (moto keeps its buckets
 in memory), a few threads.
+
+This module is also gunicorn's configuration (`-c python:bench.moto_app`), so the hub's own
+gunicorn.conf.py, which gunicorn would otherwise read from the working directory, stays out.
 """
 
 from moto.server import DomainDispatcherApplication, create_backend_app
 
 app = DomainDispatcherApplication(create_backend_app)
+
+# gunicorn settings (the port comes on the command line).
+worker_class = "gthread"
+workers = 1
+threads = 8
+keepalive = 75
+graceful_timeout = 5

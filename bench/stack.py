@@ -201,8 +201,8 @@ def start_services(*, photo: bool) -> Stack:
     try:
         stack.s3_port = free_port()
         s3_argv = [
-            str(BIN / "gunicorn"), "--worker-class", "gthread", "--workers", "1", "--threads", "8",
-            "--keep-alive", "75", "--bind", f"{HOST}:{stack.s3_port}", "bench.moto_app:app",
+            str(BIN / "gunicorn"), "-c", "python:bench.moto_app", "--bind", f"{HOST}:{stack.s3_port}",
+            "bench.moto_app:app",
         ]  # fmt: skip
         s3 = Proc.start("s3", s3_argv, _base_env())  # keep-alive, as a real object store (bench/moto_app.py)
         stack.procs["s3"] = s3

@@ -13,6 +13,7 @@ import pybase64
 
 from generations.models import GeneratedImage, Generation, ImageModel
 from generations.serializers import image_url, unix
+from gih.renderers import Base64
 
 EXTENSION_FORMATS = {"image/png": "png", "image/jpeg": "jpeg", "image/webp": "webp"}
 ZERO_USAGE = {
@@ -64,7 +65,7 @@ def images_response(
         elif response_format == "url":
             data.append({"url": image_url(image, absolute_url)})
         else:
-            data.append({"b64_json": pybase64.b64encode(content(image)).decode()})
+            data.append({"b64_json": Base64(content(image))})  # encoded into the body by OrjsonRenderer
     return {
         "created": unix(generation.created_at),
         "data": data,

@@ -4,7 +4,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
-from django.db.models import F, Sum
+from django.db.models import F
 from django.utils import timezone
 
 from billing.locking import lock_account as _lock_account
@@ -54,8 +54,8 @@ def credits_precheck(*, user, amount: int) -> None:
     connections waiting on its own row. The charge re-checks under the lock, and that
     check is the one that counts (a concurrent grant may still make this one pessimistic).
     """
-    batches = usable_batches(user.pk, timezone.now()).order_by()
-    available = batches.aggregate(total=Sum("remaining"))["total"] or 0
+    # A handful of rows summed here: Django's aggregate() compiles far slower than the query runs.
+    available = sum(usable_batches(user.pk, timezone.now()).order_by().values_list("remaining", flat=True))
     if available < amount:
         raise InsufficientCredits(needed=amount, available=available)
 
