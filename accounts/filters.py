@@ -10,6 +10,12 @@ from billing.models import LedgerEntry
 from generations.models import Generation
 
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+TEST_MODE = "test"  # ?mode=test: the account pages show test keys' generations instead of live ones
+
+
+def livemode_shown(request) -> bool:
+    """Whether the page shows live data (the default) or test data (`?mode=test`), kept apart."""
+    return request.GET.get("mode") != TEST_MODE
 
 
 class DateRangeForm(forms.Form):
@@ -66,6 +72,8 @@ class LedgerFilterForm(DateRangeForm):
 class GenerationFilterForm(DateRangeForm):
     status = forms.ChoiceField(label=_("Status"), required=False)
     model = forms.ChoiceField(label=_("Model"), required=False)
+    # The live/test toggle's choice, kept when filtering; not a filter of its own (is_filtered).
+    mode = forms.CharField(required=False, widget=forms.HiddenInput)
     field_order = ["status", "model", "date_from", "date_to"]
 
     def __init__(self, *args, models: list, **kwargs):
@@ -78,4 +86,13 @@ class GenerationFilterForm(DateRangeForm):
         if self.is_valid():
             filters["status"] = self.cleaned_data["status"]
             filters["model_id"] = self.cleaned_data["model"]
+        filters["livemode"] = self.livemode
         return filters
+
+    @property
+    def livemode(self) -> bool:
+        return self.data.get("mode") != TEST_MODE
+
+    @property
+    def is_filtered(self) -> bool:
+        return any(self.data.get(name) for name in self.fields if name != "mode")

@@ -17,7 +17,7 @@ from django.utils.translation import ngettext
 
 from accounts.key_forms import ApiKeyLimitsForm
 from accounts.login_throttle import login_attempt
-from accounts.models import User
+from accounts.models import ApiKey, User
 from accounts.selectors import user_email_taken
 from generations.models import ImageModel
 
@@ -123,6 +123,11 @@ class ApiKeyCreateForm(ApiKeyLimitsForm):
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         help_text=_("Optional. The key stops working at the end of this day (UTC)."),
     )
+    # Which submit button was pressed: "Create key" (live) or "Create test key".
+    mode = forms.ChoiceField(choices=ApiKey.Mode.choices, required=False, widget=forms.HiddenInput)
+
+    def clean_mode(self) -> str:
+        return self.cleaned_data["mode"] or ApiKey.Mode.LIVE
 
     def clean_expires_on(self):
         expires_on = self.cleaned_data["expires_on"]

@@ -67,13 +67,21 @@ def user_sign_up(*, email: str, password: str, language: str = "") -> User:
 
 
 def api_key_create(
-    *, user: User, name: str = "Default", expires_at: datetime | None = None, limits: Mapping | None = None
+    *,
+    user: User,
+    name: str = "Default",
+    expires_at: datetime | None = None,
+    limits: Mapping | None = None,
+    mode: str = ApiKey.Mode.LIVE,
 ) -> IssuedKey:
-    """Issue a key; `limits` are its optional own limits (api_key_limits_clean: ValueError names a bad one)."""
+    """Issue a key; `limits` are its optional own limits (api_key_limits_clean: ValueError names a bad one).
+
+    Mode "test" gives a `gih_test_` key: its generations run on the local renderer and move no credits.
+    """
     values = api_key_limits_clean(limits or {})
     # The prefix is random, so a clash is astronomically rare; retry rather than fail.
     for _ in range(5):
-        raw_key = keys.generate_raw_key()
+        raw_key = keys.generate_raw_key(mode)
         prefix = keys.lookup_prefix(raw_key)
         if not ApiKey.objects.filter(prefix=prefix).exists():
             break
@@ -83,6 +91,7 @@ def api_key_create(
         prefix=prefix,
         digest=keys.key_digest(raw_key),
         expires_at=expires_at,
+        mode=mode,
         **values,
     )
     return IssuedKey(api_key=api_key, raw_key=raw_key)

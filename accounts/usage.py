@@ -67,13 +67,16 @@ class Chart:
     baseline: str = f"{HEIGHT - BOTTOM}"
 
 
-def usage_days(*, user, today: date | None = None, days: int = USAGE_DAYS) -> list[UsageDay]:
-    """Credits spent and refunded, and generations by status, for each of the last `days` UTC days."""
+def usage_days(*, user, today: date | None = None, days: int = USAGE_DAYS, livemode: bool = True) -> list[UsageDay]:
+    """Credits spent and refunded, and generations by status, for each of the last `days` UTC days.
+
+    Test keys' generations (`livemode=False`) are counted apart; they move no credits.
+    """
     today = today or timezone.now().astimezone(UTC).date()
     first = today - timedelta(days=days - 1)
     since = datetime.combine(first, time.min, tzinfo=UTC)
-    ledger = ledger_daily_totals(user=user, since=since)
-    counts = generation_daily_counts(user=user, since=since)
+    ledger = ledger_daily_totals(user=user, since=since) if livemode else {}
+    counts = generation_daily_counts(user=user, since=since, livemode=livemode)
     result = []
     for offset in range(days):
         day = first + timedelta(days=offset)
@@ -148,9 +151,9 @@ def generations_chart(days: list[UsageDay]) -> Chart:
     return chart
 
 
-def usage_summary(*, user, today: date | None = None) -> dict:
-    """Everything the dashboard's usage card shows."""
-    days = usage_days(user=user, today=today)
+def usage_summary(*, user, today: date | None = None, livemode: bool = True) -> dict:
+    """Everything the dashboard's usage card shows, for live or test data."""
+    days = usage_days(user=user, today=today, livemode=livemode)
     return {
         "days": days,
         "active_days": [day for day in days if day.spent or day.refunded or day.generation_total],

@@ -23,7 +23,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import selectors as account_selectors
-from accounts.filters import GenerationFilterForm, LedgerFilterForm
+from accounts.filters import GenerationFilterForm, LedgerFilterForm, livemode_shown
 from accounts.forms import ApiKeyCreateForm, LoginForm, SignupForm
 from accounts.keys import KEY_PREFIX, SECRET_LENGTH
 from accounts.playground import model_with_price_grid
@@ -77,11 +77,13 @@ def _balance(user) -> dict:
 def home(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
         return render(request, "accounts/landing.html", {"base_url": _base_url(request)})
+    livemode = livemode_shown(request)
     context = {
         "balance": _balance(request.user),
-        "recent_generations": generation_selectors.generations_for_user(user=request.user)[:4],
+        "recent_generations": generation_selectors.generations_for_user(user=request.user, livemode=livemode)[:4],
         "active_key": account_selectors.api_key_latest_usable(user=request.user),
-        "usage": usage_summary(user=request.user),
+        "usage": usage_summary(user=request.user, livemode=livemode),
+        "livemode": livemode,
     }
     return render(request, "accounts/home.html", context)
 
@@ -196,7 +198,11 @@ def api_key_create_view(request: HttpRequest) -> HttpResponse:
         )
         return redirect("accounts:keys")
     issued = api_key_create(
-        user=request.user, name=form.cleaned_data["name"], expires_at=form.expires_at, limits=form.limits
+        user=request.user,
+        name=form.cleaned_data["name"],
+        expires_at=form.expires_at,
+        limits=form.limits,
+        mode=form.cleaned_data["mode"],
     )
     context = {"key": issued.api_key, "raw_key": issued.raw_key, "base_url": _base_url(request)}
     return render(request, "accounts/key_created.html", context)
@@ -243,7 +249,8 @@ def generation_list(request: HttpRequest) -> HttpResponse:
     filters = GenerationFilterForm(request.GET, models=generation_selectors.enabled_models())
     generations = generation_selectors.generations_for_user(user=request.user, **filters.selector_filters())
     page = Paginator(generations, GENERATIONS_PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "generations/list.html", {"page": page, "filters": filters, "query": filters.query_string()})
+    context = {"page": page, "filters": filters, "query": filters.query_string(), "livemode": filters.livemode}
+    return render(request, "generations/list.html", context)
 
 
 def _own_generation(request: HttpRequest, generation_id: str):

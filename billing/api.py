@@ -18,6 +18,8 @@ from gih.client_ip import client_ip
 from gih.errors import ApiError, error_response
 from gih.openapi import documented_by
 
+TEST_KEY_REDEEM_MESSAGE = "A test key cannot add credits: redeem the code with a live key (gih_live_...)."
+
 
 @documented_by(CreditsView)
 @csrf_exempt  # a bearer-key API: no cookies are read, so there is nothing to forge
@@ -35,7 +37,8 @@ def credits_view(request):
     now = timezone.now()
     load = partial(api_key_with_balance, now=now)
     key = api_key_authenticate(raw_key=raw_key, load=load, now=now, client_ip=client_ip(request))
-    return JsonResponse({"object": "credit_balance", **key.balance})
+    # A test key reads the account's live balance; nothing it does changes it.
+    return JsonResponse({"object": "credit_balance", "livemode": key.mode != "test", **key.balance})
 
 
 @REDEEM_SCHEMA
@@ -45,6 +48,8 @@ class RedeemView(APIView):
     parser_classes = [JSONParser]
 
     def post(self, request):
+        if not request.auth.livemode:
+            raise ApiError(TEST_KEY_REDEEM_MESSAGE, code="test_key_not_allowed", status_code=403)
         code = request.data.get("code") if isinstance(request.data, dict) else None
         if not isinstance(code, str) or not code.strip():
             raise ApiError("code: a redemption code (a string such as GIH-XXXX-XXXX-XXXX-XXXX) is required.")

@@ -21,6 +21,7 @@ CREDIT_BALANCE = {
     "type": "object",
     "properties": {
         "object": {"type": "string", "enum": ["credit_balance"]},
+        "livemode": {"type": "boolean", "description": "False when read with a test key (live balance, read-only)."},
         **BALANCE["properties"],
         "expiring_batches": {
             "type": "array",
@@ -37,7 +38,7 @@ CREDIT_BALANCE = {
             },
         },
     },
-    "required": ["object", *BALANCE["required"], "expiring_batches"],
+    "required": ["object", "livemode", *BALANCE["required"], "expiring_batches"],
 }
 REDEMPTION = {
     "type": "object",
@@ -68,6 +69,7 @@ class CreditsView(APIView):
                 "Balance",
                 value={
                     "object": "credit_balance",
+                    "livemode": True,
                     "credits": 120,
                     "account_type": "PRO",
                     "next_expiration": None,
@@ -97,6 +99,7 @@ REDEEM_SCHEMA = extend_schema_view(
         responses={
             200: REDEMPTION,
             400: error_response(400, codes=("invalid_request", "invalid_code", "already_redeemed")),
+            403: error_response(403, codes=("test_key_not_allowed", "permission_denied")),
             **errors(401, 406, 415, 429),
         },
     )

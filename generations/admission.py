@@ -38,6 +38,8 @@ class Admission:
     api_key_id: int
     limits: EffectiveLimits
     rate: RateWindow | None = field(default=None)
+    # A test key's generations cost nothing, so its spend limit never binds; its other limits apply as for live keys.
+    livemode: bool = True
 
     @property
     def needs_lock(self) -> bool:
@@ -65,7 +67,7 @@ class Admission:
                     headers={"Retry-After": str(self.rate.retry_after), **self.rate.headers()},
                 )
         self._check_in_flight()
-        self._check_spend(spec.credits)
+        self._check_spend(spec.credits if self.livemode else 0)
 
     def recheck(self, *, user, spec: GenerationSpec) -> None:
         """Inside the charge's transaction, before the generation row: lock the account, check again exactly."""
@@ -73,7 +75,7 @@ class Admission:
             return
         credit_account_lock(user=user)
         self._check_in_flight()
-        self._check_spend(spec.credits)
+        self._check_spend(spec.credits if self.livemode else 0)
 
     def _check_in_flight(self) -> None:
         limit = self.limits.max_concurrent
@@ -111,7 +113,7 @@ def admission_for(api_key) -> Admission | None:
     """The admission of a request made with `api_key` (None for requests without a key: the playground)."""
     if api_key is None:
         return None
-    return Admission(api_key_id=api_key.pk, limits=effective_limits(api_key))
+    return Admission(api_key_id=api_key.pk, limits=effective_limits(api_key), livemode=api_key.livemode)
 
 
 def key_summary(api_key) -> dict:

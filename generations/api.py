@@ -200,9 +200,22 @@ class GenerationListView(APIView):
     """GET /api/v1/generations: the owner's generations, newest first, one cursor page at a time."""
 
     def get(self, request):
-        generations, has_more = selectors.generations_page(user=request.user, query=list_query_parse(request.GET))
+        generations, has_more = selectors.generations_page(
+            user=request.user, query=list_query_parse(request.GET), livemode=request.auth.livemode
+        )
         data = [generation_payload(generation, absolute_url=request.build_absolute_uri) for generation in generations]
         return Response({"object": "list", "data": data, "has_more": has_more})
+
+
+def key_generation(request, generation_id: str) -> Generation:
+    """The key owner's generation in the key's mode, or NotFound: a test key never reads, cancels or
+    deletes a live generation (a cancel would move credits), nor a live key a test one."""
+    generation = selectors.generation_get_for_user(
+        user=request.user, generation_id=generation_id, livemode=request.auth.livemode
+    )
+    if generation is None:
+        raise NotFound(f"No generation {generation_id!r} for this API key's account.")
+    return generation
 
 
 @extend_schema_view(
@@ -235,12 +248,11 @@ class GenerationDetailView(APIView):
     """
 
     def get(self, request, generation_id: str):
-        generation = selectors.generation_get_for_user(user=request.user, generation_id=generation_id)
-        if generation is None:
-            raise NotFound(f"No generation {generation_id!r} for this API key's account.")
+        generation = key_generation(request, generation_id)
         return Response(generation_payload(generation, absolute_url=request.build_absolute_uri))
 
     def delete(self, request, generation_id: str):
+        key_generation(request, generation_id)
         generation_images_delete(user=request.user, generation_id=generation_id)
         generation = selectors.generation_get_for_user(user=request.user, generation_id=generation_id)
         return Response(generation_payload(generation, absolute_url=request.build_absolute_uri))
@@ -264,5 +276,6 @@ class GenerationCancelView(APIView):
     """POST /api/v1/generations/:id/cancel: the owner cancels a queued generation, fully refunded."""
 
     def post(self, request, generation_id: str):
+        key_generation(request, generation_id)
         generation = generation_cancel(user=request.user, generation_id=generation_id)
         return Response(generation_payload(generation, absolute_url=request.build_absolute_uri))

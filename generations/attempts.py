@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 from functools import partial
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -242,7 +243,12 @@ def _record_report(
             n=len(stored),
         )
     generation.token_usage = token_usage.as_openai()
-    generation.provider_cost_usd = provider_cost_usd(model_id=generation.model_id, token_usage=generation.token_usage)
+    # A test key's generation never reaches a provider (providers.provider_for): it cost the hub nothing.
+    generation.provider_cost_usd = (
+        provider_cost_usd(model_id=generation.model_id, token_usage=generation.token_usage)
+        if generation.livemode
+        else Decimal(0)
+    )
 
 
 def _run(generation: Generation, attempt: int, inputs: Inputs | None, stream: Stream | None) -> Generation:
@@ -251,7 +257,7 @@ def _run(generation: Generation, attempt: int, inputs: Inputs | None, stream: St
     try:
         if inputs is None:
             inputs = Inputs(reference_images_load(generation), mask_load(generation))
-        provider = provider_for(generation.model.provider)
+        provider = provider_for(generation.model.provider, livemode=generation.livemode)
         request = _provider_request(generation, inputs, stream)
         _release_db_connection()
         with provider_request_timed(provider.name):

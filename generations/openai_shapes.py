@@ -79,6 +79,7 @@ def gih_headers(generation: Generation, balance: dict | None = None) -> dict[str
     headers = {
         "x-gih-generation-id": generation.pk,
         "x-gih-credits-charged": str(generation.credits_charged - generation.credits_refunded),
+        "x-gih-livemode": "true" if generation.livemode else "false",  # false: a test key's free generation
     }
     if balance is not None:
         headers["x-gih-credits-balance"] = str(balance["credits"])

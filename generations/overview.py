@@ -40,13 +40,16 @@ class OverviewDay:
 
 
 def overview_days(*, today: date | None = None, days: int = OVERVIEW_DAYS) -> list[OverviewDay]:
-    """Per UTC day, oldest first. Revenue is what was spent less what was refunded, at CREDIT_VALUE_USD."""
+    """Per UTC day, oldest first. Revenue is what was spent less what was refunded, at CREDIT_VALUE_USD.
+
+    Live generations only: test keys' ones are free and never reach a provider.
+    """
     today = today or timezone.now().astimezone(UTC).date()
     first = today - timedelta(days=days - 1)
     since = datetime.combine(first, time.min, tzinfo=UTC)
     result = {first + timedelta(days=offset): OverviewDay(first + timedelta(days=offset)) for offset in range(days)}
     generations = (
-        Generation.objects.filter(created_at__gte=since)
+        Generation.objects.filter(created_at__gte=since, livemode=True)
         .annotate(day=TruncDate("created_at", tzinfo=UTC))
         .values("day")
         .annotate(

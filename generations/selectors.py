@@ -18,14 +18,15 @@ def enabled_models() -> list[ImageModel]:
     )
 
 
-def generation_get_for_user(*, user, generation_id: str) -> Generation | None:
-    """The user's own generation, or None: another user's id is indistinguishable from an unknown one."""
-    return (
-        Generation.objects.select_related("model")
-        .prefetch_related("images")
-        .filter(pk=generation_id, user=user)
-        .first()
-    )
+def generation_get_for_user(*, user, generation_id: str, livemode: bool | None = None) -> Generation | None:
+    """The user's own generation, or None: another user's id is indistinguishable from an unknown one.
+
+    With `livemode`, only a generation of that mode: a test key does not see live data, nor a live key test data.
+    """
+    generations = Generation.objects.filter(pk=generation_id, user=user)
+    if livemode is not None:
+        generations = generations.filter(livemode=livemode)
+    return generations.select_related("model").prefetch_related("images").first()
 
 
 def generations_for_user(
@@ -35,9 +36,15 @@ def generations_for_user(
     model_id: str = "",
     created_from: datetime | None = None,
     created_before: datetime | None = None,
+    livemode: bool | None = None,
 ) -> QuerySet[Generation]:
-    """The user's generations, newest first, with their model and images, optionally filtered."""
+    """The user's generations, newest first, with their model and images, optionally filtered.
+
+    `livemode` keeps live (True) or test-key (False) generations only; None keeps both.
+    """
     generations = Generation.objects.filter(user=user)
+    if livemode is not None:
+        generations = generations.filter(livemode=livemode)
     if status:
         generations = generations.filter(status=status)
     if model_id:
@@ -49,8 +56,10 @@ def generations_for_user(
     return generations.select_related("model").prefetch_related("images").order_by("-created_at", "-id")
 
 
-def generations_page(*, user, query: ListQuery) -> tuple[list[Generation], bool]:
+def generations_page(*, user, query: ListQuery, livemode: bool = True) -> tuple[list[Generation], bool]:
     """One page of the user's generations, newest first, and whether more lie beyond it in its direction.
+
+    Only the calling key's mode: a test key lists test generations, a live key live ones.
 
     Ids are random, so a cursor orders by (created_at, id): the cursor's row is looked up
     (by primary key) and the page is the next `limit` rows past it on the
@@ -58,7 +67,7 @@ def generations_page(*, user, query: ListQuery) -> tuple[list[Generation], bool]
     starting_after cursor, so paging back through a list never repeats or skips one.
     """
     cursor_id = query.starting_after or query.ending_before
-    generations = Generation.objects.filter(user=user)
+    generations = Generation.objects.filter(user=user, livemode=livemode)
     if query.status:
         generations = generations.filter(status=query.status)
     if query.created_after is not None:
@@ -68,7 +77,11 @@ def generations_page(*, user, query: ListQuery) -> tuple[list[Generation], bool]
     order = ("-created_at", "-id")
     if cursor_id:
         param = "starting_after" if query.starting_after else "ending_before"
-        cursor = Generation.objects.filter(user=user, pk=cursor_id).values_list("created_at", flat=True).first()
+        cursor = (
+            Generation.objects.filter(user=user, livemode=livemode, pk=cursor_id)
+            .values_list("created_at", flat=True)
+            .first()
+        )
         if cursor is None:
             raise InvalidRequest(f"{param}: no generation {cursor_id!r} for this account.", param=param)
         # (created_at, id) past the cursor's; the plain created_at bound gives the index scan its start.
@@ -85,10 +98,10 @@ def generations_page(*, user, query: ListQuery) -> tuple[list[Generation], bool]
     return rows, has_more
 
 
-def generation_daily_counts(*, user, since: datetime) -> dict[tuple[date, str], int]:
-    """How many generations the user created per (UTC day, status) from `since`: one grouped query."""
+def generation_daily_counts(*, user, since: datetime, livemode: bool = True) -> dict[tuple[date, str], int]:
+    """How many live (or test) generations the user created per (UTC day, status) from `since`: one grouped query."""
     rows = (
-        Generation.objects.filter(user=user, created_at__gte=since)
+        Generation.objects.filter(user=user, created_at__gte=since, livemode=livemode)
         .annotate(day=TruncDate("created_at", tzinfo=UTC))
         .values("day", "status")
         .annotate(count=Count("id"))

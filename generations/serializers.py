@@ -122,6 +122,7 @@ def generation_payload(
         "object": "image_generation",
         "id": generation.id,
         "status": generation.status,
+        "livemode": generation.livemode,  # false: a test key's free, locally rendered generation
         "model": generation.model_id,
         "prompt": generation.prompt,
         "n": generation.n,

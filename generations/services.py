@@ -7,6 +7,10 @@ Both API faces (/api/v1 and the OpenAI-exact /v1) come through here: generation_
 validates and charges (or finds the generation a request repeats), generation_complete
 runs a sync generation (streaming or not) or waits for the one it repeats. The faces
 differ only in how they parse the request and shape the answer.
+
+A test key's generation (`livemode=False`) takes the same path, limits and log, but
+costs nothing: no pre-check, no charge, no ledger row, and it is rendered locally
+(providers.provider_for), so it never reaches a paid provider.
 """
 
 import logging
@@ -54,11 +58,12 @@ class GenerationOutcome:
     joined: bool = False  # an SDK retry joined it: the client is waiting for the result, not a poll URL
 
 
-def _replay(*, user, idempotency_key: str, fingerprint: str) -> GenerationOutcome | None:
+def _replay(*, user, idempotency_key: str, fingerprint: str, livemode: bool) -> GenerationOutcome | None:
     existing = Generation.objects.filter(user=user, idempotency_key=idempotency_key).first()
     if existing is None:
         return None
-    if existing.request_fingerprint != fingerprint:
+    # A key is one request in one mode: a test key never gets a live generation back, nor the reverse.
+    if existing.request_fingerprint != fingerprint or existing.livemode != livemode:
         raise IdempotencyConflict()
     return GenerationOutcome(generation=existing, replayed=True)
 
@@ -79,15 +84,19 @@ def generation_submit(
     and check concurrency and spend again under the account lock, in the charge's transaction.
     """
     fingerprint = spec.fingerprint()
+    livemode = api_key is None or api_key.livemode
+    replay_of = partial(_replay, user=user, idempotency_key=idempotency_key, fingerprint=fingerprint, livemode=livemode)
     if idempotency_key:
-        replay = _replay(user=user, idempotency_key=idempotency_key, fingerprint=fingerprint)
+        replay = replay_of()
         if replay:
             return replay
     resolution = spec.resolution
     if admission is not None:
         admission.admit(spec=spec)
-    # A refusal must be cheap: checked before queueing for the account's slot and row lock.
-    credits_precheck(user=user, amount=spec.credits)
+    credits_per_image = spec.credits_per_image if livemode else 0  # a test key's generation is free
+    if livemode:
+        # A refusal must be cheap: checked before queueing for the account's slot and row lock.
+        credits_precheck(user=user, amount=spec.credits)
     now = timezone.now()  # one instant: a sync generation starts when it is created
     claimed = {} if spec.is_async else {"status": Status.RUNNING, "started_at": now, "attempts": 1, "heartbeat_at": now}
     try:
@@ -107,8 +116,9 @@ def generation_submit(
                 size=resolution.size,
                 provider_quality=resolution.provider_quality,
                 is_async=spec.is_async,
-                credits_per_image=spec.credits_per_image,
-                credits_charged=spec.credits,  # written with the row: the charge below is all or nothing
+                credits_per_image=credits_per_image,
+                credits_charged=credits_per_image * spec.n,  # written with the row: the charge is all or nothing
+                livemode=livemode,
                 idempotency_key=idempotency_key or None,
                 request_fingerprint=fingerprint,
                 face=spec.face,
@@ -117,17 +127,18 @@ def generation_submit(
                 created_at=now,
                 **claimed,
             )
-            credits_charge(
-                user=user,
-                amount=spec.credits,
-                generation=generation,
-                note=f"{spec.n} x {spec.model.id} {resolution.quality} {resolution.size}",
-            )
-            transaction.on_commit(partial(credits_charged_count, spec.credits))
+            if livemode:
+                credits_charge(
+                    user=user,
+                    amount=spec.credits,
+                    generation=generation,
+                    note=f"{spec.n} x {spec.model.id} {resolution.quality} {resolution.size}",
+                )
+                transaction.on_commit(partial(credits_charged_count, spec.credits))
         bind_log_context(generation_id=generation.pk)
     except IntegrityError:
         # The same Idempotency-Key raced us and won: answer with its generation.
-        replay = idempotency_key and _replay(user=user, idempotency_key=idempotency_key, fingerprint=fingerprint)
+        replay = idempotency_key and replay_of()
         if not replay:
             raise
         return replay

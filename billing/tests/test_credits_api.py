@@ -66,6 +66,7 @@ def test_it_returns_the_balance_object(api):
     assert response.status_code == 200
     assert response.json() == {
         "object": "credit_balance",
+        "livemode": True,
         "credits": 100,
         "account_type": "PRO",
         "next_expiration": None,
@@ -138,7 +139,7 @@ def test_its_one_query_agrees_with_the_orm_balance_on_every_kind_of_batch(user, 
         response = client_with(issued_key.raw_key).get(URL).json()
 
     assert found.balance == expected
-    assert response == {"object": "credit_balance", **expected}
+    assert response == {"object": "credit_balance", "livemode": True, **expected}
     listed = [batch["id"] for batch in expected["expiring_batches"]]
     assert used_up.pk not in listed and listed[:2] == [tie_a.pk, tie_b.pk] and len(listed) == 10
     assert expected["credits"] == 100 + 4 + 6 + sum(range(3, 15)) + 1000
@@ -156,7 +157,7 @@ def test_it_answers_a_user_without_batches_or_credit_account(make_user):
 
     assert response.status_code == 200
     assert response.json() == {
-        "object": "credit_balance", "credits": 0, "account_type": "FREE", "next_expiration": None,
+        "object": "credit_balance", "livemode": True, "credits": 0, "account_type": "FREE", "next_expiration": None,
         "expiring_batches": [],
     }
 

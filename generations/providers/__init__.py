@@ -1,8 +1,9 @@
 """Provider registry: one module per provider, chosen by the model's `provider` field.
 
 With IMAGE_PROVIDER=local every model is rendered by the embedded renderer (demo,
-development); otherwise each model goes to its own provider. An unknown provider
-is an error, never a silent fallback to fake images.
+development), and so is every test key's generation (`livemode=False`): a free
+generation must never reach a paid provider. Otherwise each model goes to its own
+provider. An unknown provider is an error, never a silent fallback to fake images.
 """
 
 from django.conf import settings
@@ -27,12 +28,12 @@ def _registry() -> dict[str, type[ImageProvider]]:
     return {OpenAIProvider.name: OpenAIProvider, LocalProvider.name: LocalProvider}
 
 
-def _configured(provider_name: str) -> str:
-    return "local" if settings.IMAGE_PROVIDER == "local" else provider_name
+def _configured(provider_name: str, livemode: bool = True) -> str:
+    return "local" if settings.IMAGE_PROVIDER == "local" or not livemode else provider_name
 
 
-def provider_for(provider_name: str) -> ImageProvider:
-    name = _configured(provider_name)
+def provider_for(provider_name: str, *, livemode: bool = True) -> ImageProvider:
+    name = _configured(provider_name, livemode)
     try:
         return _registry()[name]()
     except KeyError:

@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from accounts import services
 from accounts.limits import KEY_LIMIT_FIELDS
-from accounts.models import SpendPeriod, User
+from accounts.models import ApiKey, SpendPeriod, User
 from generations.models import ImageModel
 
 
@@ -45,8 +45,13 @@ class Command(BaseCommand):
         )
         limits.add_argument("--models", type=_comma_list, default=[], help="Allowed model ids, comma-separated.")
         limits.add_argument("--ips", type=_comma_list, default=[], help="Allowed IPs or CIDRs, comma-separated.")
+        parser.add_argument(
+            "--test",
+            action="store_true",
+            help="A test key (gih_test_…): generations on the local renderer, free, never touching credits.",
+        )
 
-    def handle(self, *args, email: str, name: str, expires_at: str | None, **options):
+    def handle(self, *args, email: str, name: str, expires_at: str | None, test: bool = False, **options):
         user = User.objects.filter(email__iexact=email.strip()).first()
         if user is None:
             raise CommandError(f"No user with the email address {email}.")
@@ -63,14 +68,19 @@ class Command(BaseCommand):
             raise CommandError(f"--models: no model {', '.join(sorted(unknown))} in the catalogue.")
         try:
             issued = services.api_key_create(
-                user=user, name=name, expires_at=parse_expiry(expires_at) if expires_at else None, limits=limits
+                user=user,
+                name=name,
+                expires_at=parse_expiry(expires_at) if expires_at else None,
+                limits=limits,
+                mode=ApiKey.Mode.TEST if test else ApiKey.Mode.LIVE,
             )
         except ValueError as error:
             raise CommandError(str(error)) from None
         key = issued.api_key
         # Everything but the key goes to stderr: stdout is meant to be captured by a shell.
         expiry = f"expires {key.expires_at.isoformat()}" if key.expires_at else "never expires"
-        self.stderr.write(f"Created API key {key.display_prefix} ({key.name}) for {user.email}; {expiry}.")
+        kind = "test key" if test else "API key"
+        self.stderr.write(f"Created {kind} {key.display_prefix} ({key.name}) for {user.email}; {expiry}.")
         shown = [
             f"{field}={getattr(key, field)}" for field in KEY_LIMIT_FIELDS if getattr(key, field) not in (None, [])
         ]
