@@ -37,22 +37,25 @@ def _client(raw_key: str):
     return client
 
 
-def _finished(client, poll_url: str) -> dict:
+def _finished(client, poll_url: str, worker) -> dict:
     def terminal():
         payload = client.get(poll_url).json()
         return payload if payload["status"] in {"succeeded", "failed"} else None
 
-    return wait_until(terminal, timeout=30, what="the generation to finish", interval=0.2)
+    try:
+        return wait_until(terminal, timeout=30, what="the generation to finish", interval=0.2)
+    except pytest.fail.Exception:
+        pytest.fail(f"The generation did not finish; the worker's log:\n{worker.log()[-6000:]}")
 
 
-def test_a_test_key_s_async_job_is_rendered_locally_for_free(make_user, openai_standin):
+def test_a_test_key_s_async_job_is_rendered_locally_for_free(make_user, openai_standin, worker):
     broke = make_user("broke@example.com")
     client = _client(api_key_create(user=broke, mode=ApiKey.Mode.TEST).raw_key)
 
     queued = submit_async(client, size="1024x1536", quality="high", n=2)
 
     assert (queued["status"], queued["livemode"], queued["usage"]["credits_requested"]) == ("queued", False, 0)
-    done = _finished(client, queued["poll_url"])
+    done = _finished(client, queued["poll_url"], worker)
     assert (done["status"], done["livemode"], done["usage"]["credits"]) == ("succeeded", False, 0)
     assert len(done["images"]) == 2
     served = client.get(done["images"][0]["url"])
@@ -63,12 +66,12 @@ def test_a_test_key_s_async_job_is_rendered_locally_for_free(make_user, openai_s
     assert billing_audit() == []
 
 
-def test_the_same_worker_sends_a_live_key_s_job_upstream(make_user, openai_standin):
+def test_the_same_worker_sends_a_live_key_s_job_upstream(make_user, openai_standin, worker):
     # The control: this worker does call the stand-in, so the test above could fail.
     rich = make_user("rich@example.com", credits=10)
     client = _client(api_key_create(user=rich).raw_key)
 
-    done = _finished(client, submit_async(client, quality="low")["poll_url"])
+    done = _finished(client, submit_async(client, quality="low")["poll_url"], worker)
 
     assert (done["status"], done["livemode"], done["usage"]["credits"]) == ("succeeded", True, 1)
     assert len(openai_standin.requests) == 1
