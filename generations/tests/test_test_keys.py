@@ -73,6 +73,7 @@ class TestSyncApi:
         assert decoded(b"".join(served.streaming_content)).size == (1024, 1536)
         generation = Generation.objects.get()
         assert (generation.livemode, generation.credits_charged, generation.credits_per_image) == (False, 0, 0)
+        assert generation.provider_cost_usd == 0  # no provider was paid
         assert openai_standin.requests == []
         _nothing_moved(broke)
 
