@@ -9,7 +9,9 @@ refunded) at CREDIT_VALUE_USD, the dollar value of one credit.
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 
+from generations.catalogue import catalogue
 from generations.models import Generation, ProviderPrice
 from generations.providers.base import TokenUsage
 
@@ -29,9 +31,20 @@ def cost_from_usage(price: ProviderPrice, token_usage: dict | None) -> Decimal |
     return cost.quantize(MICRO_USD)
 
 
+def _provider_price(model_id: str) -> ProviderPrice | None:
+    """The model's provider price: from the cached catalogue (generations/catalogue.py), else the database."""
+    model = catalogue().enabled_model(model_id)
+    if model is None:  # disabled since the generation started
+        return ProviderPrice.objects.filter(model_id=model_id).first()
+    try:
+        return model.provider_price
+    except ObjectDoesNotExist:
+        return None
+
+
 def provider_cost_usd(*, model_id: str, token_usage: dict | None) -> Decimal | None:
     """The estimated provider cost of a call; None without a usage report or a price for the model."""
-    price = ProviderPrice.objects.filter(model_id=model_id).first()
+    price = _provider_price(model_id)
     return None if price is None else cost_from_usage(price, token_usage)
 
 

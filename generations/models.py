@@ -126,11 +126,12 @@ class ModelPrice(CatalogueRow):
         return f"{self.model_id} {self.quality} ≤{self.max_pixels}px: {self.credits_per_image}"
 
 
-class ProviderPrice(models.Model):
+class ProviderPrice(CatalogueRow):
     """What the provider charges the hub for a model, in USD per million tokens (staff edit it).
 
     Estimates each generation's provider cost from its token usage (generations/costs.py);
-    a change applies to generations finishing afterwards, never to recorded ones.
+    a change applies to generations finishing afterwards, never to recorded ones. Part of the
+    cached catalogue (generations/catalogue.py): an edit invalidates it like a price's.
     """
 
     model = models.OneToOneField(ImageModel, on_delete=models.CASCADE, primary_key=True, related_name="provider_price")

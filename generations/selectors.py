@@ -11,10 +11,11 @@ from gih.errors import InvalidRequest
 
 
 def enabled_models() -> list[ImageModel]:
+    """Enabled models with their prices and their provider price (joined: no extra query)."""
     return list(
-        ImageModel.objects.filter(enabled=True).prefetch_related(
-            Prefetch("prices", queryset=ModelPrice.objects.order_by("quality", "max_pixels"))
-        )
+        ImageModel.objects.filter(enabled=True)
+        .select_related("provider_price")
+        .prefetch_related(Prefetch("prices", queryset=ModelPrice.objects.order_by("quality", "max_pixels")))
     )
 
 

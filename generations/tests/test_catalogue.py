@@ -6,7 +6,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from generations.catalogue import VERSION_KEY, catalogue
-from generations.models import ImageModel, ModelPrice
+from generations.costs import provider_cost_usd
+from generations.models import ImageModel, ModelPrice, ProviderPrice
 from generations.pricing import credits_per_image, resolve
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -38,6 +39,22 @@ def test_it_sees_a_bulk_update_and_a_disabled_model():
     assert _price() == before + 1
     ImageModel.objects.filter(pk="gpt-image-2").update(enabled=False)
     assert catalogue().enabled_model("gpt-image-2") is None
+
+
+def test_it_costs_with_the_cached_provider_price_and_sees_its_edits():
+    usage = {"input_tokens": 0, "output_tokens": 1_000_000, "input_tokens_details": {"text_tokens": 0}}
+    ProviderPrice.objects.update_or_create(
+        model_id="gpt-image-2",
+        defaults={"input_text_usd_per_million": 5, "input_image_usd_per_million": 8, "output_usd_per_million": 40},
+    )
+    assert provider_cost_usd(model_id="gpt-image-2", token_usage=usage) == 40
+    with CaptureQueriesContext(connection) as queries:
+        assert provider_cost_usd(model_id="gpt-image-2", token_usage=usage) == 40
+    assert len(queries) == 0
+    ProviderPrice.objects.filter(model_id="gpt-image-2").update(output_usd_per_million=30)
+    assert provider_cost_usd(model_id="gpt-image-2", token_usage=usage) == 30
+    ProviderPrice.objects.filter(model_id="gpt-image-2").delete()
+    assert provider_cost_usd(model_id="gpt-image-2", token_usage=usage) is None
 
 
 def test_it_reloads_when_another_process_bumped_the_shared_version():
