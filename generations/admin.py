@@ -139,7 +139,7 @@ class GenerationAdmin(admin.ModelAdmin):
         "created_at",
         "thumbnail",
     )
-    list_filter = ("status", "model", "face", "is_async", "error_code", "created_at")
+    list_filter = ("status", "livemode", "model", "face", "is_async", "error_code", "created_at")
     search_fields = ("id", "user__email", "prompt", "idempotency_key", "request_id")
     list_select_related = ("user", "model")
     date_hierarchy = "created_at"

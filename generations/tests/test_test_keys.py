@@ -225,6 +225,18 @@ class TestOfficialSdk:
         assert openai_standin.requests == []
         _nothing_moved(broke)
 
+    def test_the_openai_face_streams_for_free(self, live_server, test_key, broke, openai_standin):
+        client = OpenAI(base_url=f"{live_server.url}/v1", api_key=test_key.raw_key, max_retries=0)
+
+        events = list(
+            client.images.generate(model="gpt-image-2", prompt="A river", quality="low", stream=True, partial_images=1)
+        )
+
+        assert [event.type for event in events][-1] == "image_generation.completed"
+        assert Image.open(io.BytesIO(base64.b64decode(events[-1].b64_json))).size == (1024, 1024)
+        assert openai_standin.requests == []
+        _nothing_moved(broke)
+
     def test_the_openai_face_edits_for_free(self, live_server, test_key, broke, openai_standin):
         client = OpenAI(base_url=f"{live_server.url}/v1", api_key=test_key.raw_key, max_retries=0)
 

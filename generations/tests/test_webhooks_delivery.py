@@ -76,6 +76,23 @@ def generate(api) -> dict:
     return api.post(GENERATIONS_URL, BODY, format="json").json()
 
 
+def test_a_test_key_s_generation_delivers_the_same_event_marked_livemode_false(user, receiver):
+    from accounts.models import ApiKey
+    from accounts.services import api_key_create
+    from generations.tests.factories import api_client_for
+
+    test_api = api_client_for(user)
+    test_api.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key_create(user=user, mode=ApiKey.Mode.TEST).raw_key}")
+    secret = endpoint(test_api, receiver)["secret"]
+
+    generation = generate(test_api)
+
+    [request] = received(receiver, 1)
+    event = Webhook(secret).verify(request.body, request.for_standardwebhooks())
+    assert (event["type"], event["livemode"], event["data"]["livemode"]) == ("generation.succeeded", False, False)
+    assert event["data"] == test_api.get(f"/api/v1/generations/{generation['id']}").json()
+
+
 def test_it_delivers_a_signed_succeeded_event_with_the_generation_as_get_shows_it(api, receiver):
     secret = endpoint(api, receiver)["secret"]
 
@@ -84,7 +101,7 @@ def test_it_delivers_a_signed_succeeded_event_with_the_generation_as_get_shows_i
     [request] = received(receiver, 1)
     event = Webhook(secret).verify(request.body, request.for_standardwebhooks())
     assert event["object"] == "event"
-    assert event["type"] == "generation.succeeded"
+    assert (event["type"], event["livemode"]) == ("generation.succeeded", True)
     assert event["id"].startswith("evt_")
     assert event["data"] == api.get(f"/api/v1/generations/{generation['id']}").json()
     assert event["data"]["status"] == "succeeded" and event["data"]["images"]

@@ -27,5 +27,12 @@ def endpoint_payload(endpoint: WebhookEndpoint, *, secret: str | None = None) ->
 def event_body(*, event_id: str, event_type: str, generation: Generation, base_url: str, created_at) -> str:
     """The JSON body of an event: `data` is the generation exactly as GET /api/v1/generations/:id shows it."""
     data = generation_payload(generation, absolute_url=lambda url: urljoin(base_url, url))
-    body = {"id": event_id, "object": "event", "type": event_type, "created_at": iso(created_at), "data": data}
+    body = {
+        "id": event_id,
+        "object": "event",
+        "type": event_type,
+        "livemode": generation.livemode,  # false: a test key's generation (free, rendered locally)
+        "created_at": iso(created_at),
+        "data": data,
+    }
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
