@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from openai import OpenAI
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from generations.models import Generation, WebhookDelivery, WebhookEndpoint
@@ -107,6 +108,8 @@ def test_it_delivers_a_signed_succeeded_event_with_the_generation_as_get_shows_i
     assert event["data"]["status"] == "succeeded" and event["data"]["images"]
     assert request.headers["webhook-id"].startswith("msg_")
     assert request.headers["content-type"] == "application/json"
+    # The OpenAI SDK's verifier (Standard Webhooks too) accepts it as well.
+    OpenAI(api_key="unused").webhooks.verify_signature(request.body, request.headers, secret=secret)
     delivery = wait_until(
         lambda: WebhookDelivery.objects.filter(status="delivered").first(), timeout=10, what="the delivered row"
     )
@@ -126,6 +129,20 @@ def test_it_delivers_a_signed_failed_event(api, receiver, openai_standin):
     generation_id = Generation.objects.get().pk
     assert event["data"] == api.get(f"/api/v1/generations/{generation_id}").json()
     assert event["data"]["error"]["code"] == generation["error"]["code"] == "generationFailed"
+
+
+def test_it_delivers_a_signed_canceled_event(api, receiver):
+    secret = endpoint(api, receiver)["secret"]
+    queued = submit_async(api)  # no generations worker in this module: it stays queued
+
+    canceled = api.post(f"/api/v1/generations/{queued['id']}/cancel")
+
+    assert canceled.status_code == 200, canceled.content
+    [request] = received(receiver, 1)
+    event = Webhook(secret).verify(request.body, request.for_standardwebhooks())
+    assert event["type"] == "generation.canceled"
+    assert event["data"] == api.get(f"/api/v1/generations/{queued['id']}").json()
+    assert event["data"]["status"] == "canceled"
 
 
 def test_it_sends_only_the_events_an_endpoint_subscribed_to(api, receiver, openai_standin):
