@@ -113,3 +113,11 @@ def test_staff_see_deliveries_read_only_in_the_admin(delivery):
     assert client.get("/admin/generations/webhookdelivery/add/").status_code == 403
     endpoint_page = client.get(f"/admin/generations/webhookendpoint/{delivery.endpoint_id}/change/").content.decode()
     assert delivery.endpoint.secret_encrypted not in endpoint_page
+
+
+def test_the_docs_explain_webhooks_and_how_to_verify_them(client):
+    page = client.get("/docs/").content.decode()
+
+    assert 'id="webhooks"' in page and 'href="#webhooks"' in page
+    assert "from standardwebhooks import Webhook" in page
+    assert "/api/v1/webhooks/:id/rotate-secret" in page
