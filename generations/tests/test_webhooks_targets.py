@@ -5,6 +5,7 @@ and the attempt is the real one a worker would make.
 """
 
 import pytest
+from prometheus_client import REGISTRY
 
 from generations.models import WebhookDelivery
 from generations.tests.factories import GENERATIONS_URL
@@ -84,3 +85,21 @@ def test_it_attempts_a_delivery_once_when_its_task_arrives_twice(user, generatio
 
     assert len(receiver.requests) == 1
     assert WebhookDelivery.objects.get().attempts == 1
+
+
+def deliveries_counted(outcome: str) -> float:
+    return REGISTRY.get_sample_value("gih_webhook_deliveries_total", {"outcome": outcome}) or 0.0
+
+
+def test_it_counts_each_attempt_by_outcome(user, generation, receiver, settings):
+    delivery = delivery_to(receiver.url, user=user, generation=generation, settings=settings)
+    settings.WEBHOOK_RETRY_DELAYS = [0]
+    receiver.answer(500, 500)
+    before = {outcome: deliveries_counted(outcome) for outcome in ("delivered", "retrying", "failed")}
+
+    delivery_attempt(delivery_id=delivery.pk)
+    delivery_attempt(delivery_id=delivery.pk)
+
+    assert deliveries_counted("retrying") == before["retrying"] + 1
+    assert deliveries_counted("failed") == before["failed"] + 1
+    assert deliveries_counted("delivered") == before["delivered"]

@@ -18,6 +18,7 @@ from django.utils import timezone
 from generations.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from generations.webhooks.secrets import secret_decrypt, signature_header
 from generations.webhooks.targets import Target, TargetRefused, target_resolve
+from gih.metrics import WEBHOOK_DELIVERIES
 
 logger = logging.getLogger(__name__)
 
@@ -142,19 +143,20 @@ def _record(delivery: WebhookDelivery, number: int, started, duration_ms: int, r
             "next_attempt_at": None,
         }
         if response.code is not None and 200 <= response.code < 300:
-            fields["status"] = WebhookDelivery.Status.DELIVERED
+            fields["status"], outcome = WebhookDelivery.Status.DELIVERED, "delivered"
         elif response.code == 410:
             # Gone: the receiver asks us to stop. Its endpoint sends nothing more until re-created.
-            fields["status"] = WebhookDelivery.Status.FAILED
+            fields["status"], outcome = WebhookDelivery.Status.FAILED, "disabled"
             WebhookEndpoint.objects.filter(pk=delivery.endpoint_id).update(
                 enabled=False, disabled_reason="The receiver answered 410 Gone."
             )
         elif number <= len(delays):
-            retry_in = delays[number - 1]
+            retry_in, outcome = delays[number - 1], "retrying"
             fields["next_attempt_at"] = now + timedelta(seconds=retry_in)
         else:
-            fields["status"] = WebhookDelivery.Status.FAILED
+            fields["status"], outcome = WebhookDelivery.Status.FAILED, "failed"
         WebhookDelivery.objects.filter(pk=delivery.pk).update(**fields)
+    WEBHOOK_DELIVERIES.labels(outcome=outcome).inc()  # a fixed set of outcomes: never a URL or a status code
     return retry_in
 
 
