@@ -69,7 +69,10 @@ def main() -> None:
     processes = [
         subprocess.Popen([str(BIN / "gunicorn"), "gih.wsgi"], cwd=ROOT, env=env),  # noqa: S603
         subprocess.Popen(  # noqa: S603
-            [str(BIN / "celery"), "-A", "gih", "worker", "--pool", "solo", "--loglevel", "WARNING"], cwd=ROOT, env=env
+            # One worker for both queues here (generations and webhook deliveries); production runs two processes.
+            [str(BIN / "celery"), "-A", "gih", "worker", "-P", "solo", "-Q", "celery,webhooks", "-l", "WARNING"],
+            cwd=ROOT,
+            env=env,
         ),
     ]
     base = f"http://127.0.0.1:{PORT}"

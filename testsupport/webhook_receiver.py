@@ -3,6 +3,7 @@
 It can also hold requests open (a slow receiver) until released.
 """
 
+import ssl
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,7 +20,7 @@ class Received:
 
 
 class WebhookReceiver:
-    def __init__(self) -> None:
+    def __init__(self, *, tls: ssl.SSLContext | None = None) -> None:
         self.requests: list[Received] = []
         self._codes: list[int] = []
         self._lock = threading.Lock()
@@ -50,11 +51,14 @@ class WebhookReceiver:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
+        self._scheme = "https" if tls else "http"
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_port}/hooks/gih"
+        return f"{self._scheme}://127.0.0.1:{self._server.server_port}/hooks/gih"
 
     def reset(self) -> None:
         with self._lock:

@@ -15,6 +15,8 @@ from generations.models import Generation, WebhookDelivery, WebhookEndpoint
 from generations.tests.conftest import submit_async, wait_for_status, wait_until
 from generations.tests.factories import GENERATIONS_URL
 from generations.webhooks.secrets import signature_header
+from generations.webhooks.serializers import event_body
+from generations.webhooks.tasks import sweep_webhook_deliveries
 from testsupport.webhook_receiver import WebhookReceiver
 
 pytestmark = [
@@ -257,3 +259,29 @@ def test_a_slow_receiver_never_delays_a_generation_or_a_worker_slot(api, receive
     receiver.release()
     requests = received(receiver, 2)
     assert {request.body.count(first["id"].encode()) > 0 for request in requests} == {True, False}
+
+
+def test_the_sweep_sends_a_delivery_whose_task_was_lost(api, receiver):
+    generation = Generation.objects.get(pk=generate(api)["id"])  # before any endpoint: no delivery of its own
+    created = endpoint(api, receiver)
+    overdue = timezone.now() - timedelta(minutes=10)
+    lost = WebhookDelivery.objects.create(  # as if its task died with a worker: pending, due, in no queue
+        endpoint_id=created["id"],
+        event_type="generation.succeeded",
+        generation=generation,
+        body=event_body(
+            event_id="evt_lost",
+            event_type="generation.succeeded",
+            generation=generation,
+            base_url="",
+            created_at=overdue,
+        ),
+        next_attempt_at=overdue,
+    )
+
+    assert sweep_webhook_deliveries() == 1
+
+    [request] = received(receiver, 1)
+    assert request.headers["webhook-id"] == lost.pk
+    assert Webhook(created["secret"]).verify(request.body, request.for_standardwebhooks())["id"] == "evt_lost"
+    assert sweep_webhook_deliveries() == 0  # claimed: not queued again

@@ -4,7 +4,15 @@ Deliveries are attempted in this process (no worker): the rows are made by the r
 and the attempt is the real one a worker would make.
 """
 
+import ipaddress
+import ssl
+from datetime import UTC, datetime, timedelta
+
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from prometheus_client import REGISTRY
 
 from generations.models import WebhookDelivery
@@ -103,3 +111,41 @@ def test_it_counts_each_attempt_by_outcome(user, generation, receiver, settings)
     assert deliveries_counted("retrying") == before["retrying"] + 1
     assert deliveries_counted("failed") == before["failed"] + 1
     assert deliveries_counted("delivered") == before["delivered"]
+
+
+@pytest.fixture
+def untrusted_tls_receiver(tmp_path):
+    """A receiver on https://127.0.0.1 whose certificate no public CA signed (self-signed, made here)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .sign(key, hashes.SHA256())
+    )
+    (tmp_path / "cert.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    with WebhookReceiver(tls=context) as server:
+        yield server
+
+
+def test_it_verifies_the_receivers_certificate(user, generation, untrusted_tls_receiver, settings):
+    delivery = delivery_to(untrusted_tls_receiver.url, user=user, generation=generation, settings=settings)
+
+    delivery_attempt(delivery_id=delivery.pk)
+
+    assert untrusted_tls_receiver.requests == []
+    delivery.refresh_from_db()
+    assert delivery.status == "pending" and delivery.last_response_code is None
+    assert delivery.last_error == "Connection failed: SSLError."
