@@ -10,7 +10,7 @@ EVENTS = {"type": "array", "items": {"type": "string", "enum": list(EVENT_TYPES)
 ENDPOINT_FIELDS = {
     "id": {"type": "string", "example": "we_0k6c2x8m4n1p9q3r5s7t2v4w"},
     "object": {"type": "string", "enum": ["webhook_endpoint"]},
-    "url": {"type": "string", "format": "uri", "example": "https://example.com/hooks/gih"},
+    "url": {"type": "string", "example": "https://example.com/hooks/gih"},
     "events": EVENTS,
     "description": {"type": "string"},
     "enabled": {"type": "boolean", "description": "False once the receiver answered 410 Gone."},
