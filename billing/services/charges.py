@@ -15,7 +15,7 @@ from billing.models import (
     CreditBatch,
     LedgerEntry,
 )
-from billing.selectors import usable_batches
+from billing.selectors import usable_batch_rows
 from billing.services.ledger import AccountBusy, InsufficientCredits, RefundResult, _take
 
 
@@ -54,8 +54,7 @@ def credits_precheck(*, user, amount: int) -> None:
     connections waiting on its own row. The charge re-checks under the lock, and that
     check is the one that counts (a concurrent grant may still make this one pessimistic).
     """
-    # A handful of rows summed here: Django's aggregate() compiles far slower than the query runs.
-    available = sum(usable_batches(user.pk, timezone.now()).order_by().values_list("remaining", flat=True))
+    available = sum(batch.remaining for batch in usable_batch_rows(user.pk, timezone.now()))
     if available < amount:
         raise InsufficientCredits(needed=amount, available=available)
 

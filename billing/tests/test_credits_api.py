@@ -9,7 +9,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.services import api_key_create, api_key_revoke
-from billing.selectors import api_key_with_balance, balance_get
+from billing.selectors import api_key_with_balance, balance_get, usable_batch_rows, usable_batches
 from billing.services import credits_grant
 from billing.tests.factories import charge, frozen_clock, make_generation
 
@@ -121,7 +121,7 @@ def test_it_reads_the_key_and_the_balance_in_one_query(api, issued_key):
 
 
 def test_its_one_query_agrees_with_the_orm_balance_on_every_kind_of_batch(user, issued_key):
-    """The raw-SQL read (api_key_with_balance) must say what balance_get (the ORM) says."""
+    """The raw-SQL reads (api_key_with_balance, usable_batch_rows) must say what the ORM says."""
     now = timezone.now().replace(microsecond=0)
     with frozen_clock(now) as clock:
         used_up = credits_grant(user=user, amount=2, expires_at=now + timedelta(days=9))
@@ -134,10 +134,13 @@ def test_its_one_query_agrees_with_the_orm_balance_on_every_kind_of_batch(user, 
         credits_grant(user=user, amount=1000)  # never expires
         clock.advance(timedelta(hours=2))
 
+        orm_rows = list(usable_batches(user.pk, timezone.now()).values_list("id", "remaining", "expires_at", "source"))
+        raw_rows = usable_batch_rows(user.pk, timezone.now())
         expected = balance_get(user=user)
         found = api_key_with_balance(issued_key.api_key.prefix, now=timezone.now())
         response = client_with(issued_key.raw_key).get(URL).json()
 
+    assert [tuple(row) for row in raw_rows] == orm_rows  # the generation path's raw read: the ORM's rows
     assert found.balance == expected
     assert response == {"object": "credit_balance", "livemode": True, **expected}
     listed = [batch["id"] for batch in expected["expiring_batches"]]
