@@ -35,6 +35,7 @@ from generations.providers import (
 )
 from generations.transitions import generation_fail, generation_succeed
 from gih.logs import bind as bind_log_context
+from gih.logs import current_request_id
 from gih.metrics import provider_request_timed
 
 logger = logging.getLogger(__name__)
@@ -181,7 +182,13 @@ def attempt_run(
 ) -> Generation:
     """Run a claimed attempt under its heartbeat; `reference_images` None: load them and the mask from storage."""
     inputs = Inputs(reference_images, mask) if reference_images is not None else None
-    bind_log_context(generation_id=generation.pk, attempt=attempt)
+    # A takeover queued by the recovery sweep carries no request id of its own: use the submitting request's.
+    bind_log_context(
+        generation_id=generation.pk,
+        attempt=attempt,
+        user_id=generation.user_id,
+        request_id=None if current_request_id() else generation.request_id or None,
+    )
     with heartbeat(generation.pk, attempt):
         return _run(generation, attempt, inputs, stream)
 

@@ -6,8 +6,10 @@ import pytest
 import requests
 
 from accounts.services import api_key_create
+from generations.attempts import generation_run
 from generations.models import Generation
 from generations.tests.conftest import ASYNC_BODY, wait_for_status, wait_until
+from gih.logs import current_request_id, start_context
 from testsupport.servers import LiveGunicorn
 
 GENERATE = "/api/v1/images/generations"
@@ -71,6 +73,17 @@ def test_an_async_generation_s_request_id_reaches_the_web_log_the_row_and_the_wo
         timeout=30,
         what="the worker's log lines of the task",
     )
-    assert {line["request_id"] for line in task_lines} == {"trace-4bf92f35"}
+    assert {(line["request_id"], line["user_id"]) for line in task_lines} == {("trace-4bf92f35", user.pk)}
     assert SECRET_PROMPT not in web_log + worker.log()
     assert raw_key not in web_log + worker.log()
+
+
+@pytest.mark.django_db
+def test_a_run_started_outside_any_request_logs_under_the_submitting_request_s_id(api, media_cleanup):
+    queued = api.post(GENERATE, {**ASYNC_BODY, "prompt": SECRET_PROMPT}, format="json", HTTP_X_REQUEST_ID="req-orphan")
+    start_context()  # what a task re-queued by the recovery sweep starts with: no request id in its headers
+
+    generation = generation_run(generation_id=queued.json()["id"])
+
+    assert generation.status == Generation.Status.SUCCEEDED
+    assert current_request_id() == "req-orphan"
