@@ -1,5 +1,7 @@
 """The public REST API (/api/v1/...). Views only parse, call a service or selector, and shape."""
 
+from collections.abc import Mapping
+
 from django.db import connection
 from django.http import StreamingHttpResponse
 from django.urls import reverse
@@ -23,6 +25,7 @@ from generations.services import GenerationOutcome, failed_message, generation_a
 from generations.streaming import StreamShape, generation_stream
 from generations.transitions import generation_cancel
 from generations.validation import MASK_FIELD, REFERENCE_FIELDS
+from generations.waiting import generation_await, prefer_wait
 from gih.errors import NotFound
 from gih.openapi import error_response, errors
 from gih.parsers import JSONParser
@@ -105,6 +108,13 @@ class RateLimitHeadersMixin:
         return response
 
 
+def queued_if_waiting(fields, wait: int | None):
+    """`Prefer: wait` runs the generation as a job (async), whatever the body says; the request then waits for it."""
+    if wait is None or not isinstance(fields, Mapping):
+        return fields  # a body that is not an object is refused by validation as it is
+    return {**fields, "async": True}
+
+
 def _stream_failure(generation: Generation) -> dict:
     return {"message": failed_message(generation), "type": "server_error", "param": None, "code": "generationFailed"}
 
@@ -130,7 +140,7 @@ def _generation_schema(*, edit: bool):
         ),
         tags=["Images"],
         request=openapi.request_body({**openapi.COMMON_FIELDS, **openapi.HUB_FIELDS, **openapi.EDIT_FIELDS}),
-        parameters=[openapi.IDEMPOTENCY_KEY],
+        parameters=[openapi.IDEMPOTENCY_KEY, openapi.PREFER],
         examples=[] if edit else openapi.REQUEST_EXAMPLES,
         responses={
             (200, "application/json"): openapi.generation_response("Finished.", openapi.SUCCEEDED_EXAMPLE),
@@ -151,10 +161,11 @@ class ImageGenerationView(RateLimitHeadersMixin, APIView):
     edit = False
 
     def post(self, request):
+        wait = prefer_wait(request.headers.get("Prefer"))
         outcome = generation_accept(
             user=request.user,
             api_key=request.auth,
-            data=request_fields(request),
+            data=queued_if_waiting(request_fields(request), wait),
             files=reference_files(request),
             mask=mask_file(request),
             idempotency_key=request.headers.get("Idempotency-Key"),
@@ -165,16 +176,20 @@ class ImageGenerationView(RateLimitHeadersMixin, APIView):
             return self._stream(request, outcome)
         outcome = generation_finish(outcome=outcome)
         generation = outcome.generation
+        applied = {}
+        if wait is not None:
+            generation = generation_await(generation=generation, seconds=wait)
+            applied = {"Preference-Applied": f"wait={wait}"}
         content = output_load if outcome.spec.response_format == "b64_json" else None
         poll_url = request.build_absolute_uri(reverse("api-generation-detail", args=[generation.pk]))
-        if generation.is_async or not generation.is_terminal:
+        if (generation.is_async and wait is None) or not generation.is_terminal:
             payload = generation_payload(generation, absolute_url=request.build_absolute_uri, poll_url=poll_url)
-            return Response(payload, status=202, headers={"Location": poll_url})
+            return Response(payload, status=202, headers={"Location": poll_url, **applied})
         balance = balance_summary(balance_get(user=request.user))
         payload = generation_payload(
             generation, absolute_url=request.build_absolute_uri, balance=balance, content=content
         )
-        return Response(payload)
+        return Response(payload, headers=applied)
 
     def _stream(self, request, outcome: GenerationOutcome):
         balance = balance_summary(balance_get(user=request.user))

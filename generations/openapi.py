@@ -78,6 +78,16 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     description="A retry with the same key and body returns the original generation without a second charge.",
 )
 
+PREFER = OpenApiParameter(
+    "Prefer",
+    str,
+    OpenApiParameter.HEADER,
+    description=(
+        "`wait=N` (RFC 7240, N 1-60): run as a job and wait up to N seconds for it; 200 with the sync response "
+        "if it finished, else 202 with `poll_url`. Answered with `Preference-Applied: wait=N`; not with `stream`."
+    ),
+)
+
 REQUEST_EXAMPLES = [
     OpenApiExample(
         "OpenAI-style size",
