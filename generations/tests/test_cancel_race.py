@@ -9,7 +9,7 @@ from billing.models import LedgerEntry
 from billing.selectors import balance_get, billing_audit
 from generations.attempts import generation_run
 from generations.models import GeneratedImage, Generation
-from generations.services import generation_request
+from generations.services import generation_accept
 from generations.transitions import generation_cancel
 from gih.errors import GenerationFinished, GenerationRunning
 from testsupport.concurrency import run_together
@@ -33,7 +33,8 @@ def test_a_cancel_racing_the_worker_refunds_exactly_once_or_not_at_all(make_user
     outcomes = Counter()
 
     for _ in range(ROUNDS):
-        generation = generation_request(
+        # Accepted (charged, queued) without publishing its task: this test plays the worker's part.
+        generation = generation_accept(
             user=owner, data={"model": "gpt-image-2", "prompt": "Cancel me if you can", "async": True}
         ).generation
         canceled, ran = run_together(2, partial(cancel_or_run, owner, generation.pk))

@@ -144,10 +144,10 @@ def test_the_wait_holds_no_database_connection_and_listens_on_redis(api, user):
 @clean_queue_and_files
 @committed
 def test_a_finish_is_published_to_the_waiting_requests_channel(make_user):
-    from generations.services import generation_request
+    from generations.services import generation_accept
 
     owner = make_user("publisher@example.com", credits=5)
-    generation = generation_request(user=owner, data={**BODY, "async": True}).generation
+    generation = generation_accept(user=owner, data={**BODY, "async": True}).generation  # queued, no task
     client = redis.Redis.from_url(settings.REDIS_URL)
     channel = CHANNEL_PREFIX + generation.pk
     listener = client.pubsub(ignore_subscribe_messages=True)
