@@ -41,6 +41,13 @@ class Admission:
     # A test key's generations cost nothing, so its spend limit never binds; its other limits apply as for live keys.
     livemode: bool = True
 
+    def rate_window(self) -> RateWindow | None:
+        """The key's rate window for the answer's headers: this request's count, or (refused before it was
+        counted, e.g. an invalid body) the window as it stands."""
+        if self.rate is None and self.limits.rate_limit_per_minute is not None:
+            self.rate = rate_peek(key_id=self.api_key_id, limit=self.limits.rate_limit_per_minute)
+        return self.rate
+
     @property
     def needs_lock(self) -> bool:
         return self.limits.max_concurrent is not None or bool(self.limits.spend_limits)

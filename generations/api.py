@@ -102,8 +102,9 @@ class RateLimitHeadersMixin:
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
         admission = getattr(request, "gih_admission", None)
-        if admission is not None and admission.rate is not None:
-            for name, value in admission.rate.headers().items():
+        window = admission.rate_window() if admission is not None else None
+        if window is not None:
+            for name, value in window.headers().items():
                 response[name] = value
         return response
 

@@ -88,6 +88,18 @@ def test_the_rate_headers_are_on_every_generation_response_also_refusals_for_cre
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("face", ["api", "openai"])
+def test_an_invalid_request_carries_the_rate_headers_without_using_up_a_request(user, face):
+    client = client_for(user, rate_limit_per_minute=5)
+
+    response = generate(client, face, body={"n": 9})
+
+    assert response.status_code == 400
+    assert (response["x-ratelimit-limit-requests"], response["x-ratelimit-remaining-requests"]) == ("5", "5")
+    assert generate(client, face)["x-ratelimit-remaining-requests"] == "4"
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize("storage", ["redis://127.0.0.1:1/0", "memory://"])
 def test_it_still_limits_the_rate_in_memory_when_redis_is_down_or_absent(settings, user, storage):
     """Redis down (nothing listens on port 1) or no Redis at all: served, and limited per process."""
