@@ -205,3 +205,39 @@ def test_the_docs_state_the_retention_policy(client, settings):
 
     chinese = client.get("/docs/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert "图片保留" in chinese
+
+
+def test_retention_runs_hourly_in_beat(settings):
+    entry = settings.CELERY_BEAT_SCHEDULE["expire-images"]
+    assert entry["task"] == expire_images.name == "generations.tasks.expire_images"
+    assert entry["schedule"] == float(settings.IMAGE_RETENTION_SWEEP_SECONDS) == 3600.0
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("generation_files_cleanup")
+def test_a_streamed_replay_after_delete_completes_without_the_images_bytes(live_server, make_user):
+    from accounts.services import api_key_create
+    from gih.sse import iter_events
+
+    user = make_user("stream-retention@example.com", credits=20)
+    headers = {"Authorization": f"Bearer {api_key_create(user=user).raw_key}", "Idempotency-Key": "stream-replay"}
+    body = {**BODY, "stream": True}
+
+    def stream() -> list[tuple[str, dict]]:
+        response = requests.post(
+            f"{live_server.url}/api/v1/images/generations", json=body, headers=headers, stream=True, timeout=60
+        )
+        assert response.status_code == 200
+        return [(event.event, event.json()) for event in iter_events(response.iter_content(chunk_size=None))]
+
+    first = stream()
+    assert first[-1][0] == "image_generation.completed" and first[-1][1]["b64_json"]
+    generation_id = first[-1][1]["generation_id"]
+    deleted = requests.delete(f"{live_server.url}/api/v1/generations/{generation_id}", headers=headers, timeout=60)
+    assert deleted.status_code == 200, deleted.content
+
+    name, completed = stream()[-1]
+
+    assert name == "image_generation.completed"
+    assert completed["generation_id"] == generation_id
+    assert (completed["b64_json"], completed["url"], completed["expired"]) == (None, None, True)
