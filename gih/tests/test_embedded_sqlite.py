@@ -55,7 +55,7 @@ def test_the_api_answers_on_the_embedded_sqlite_database(tmp_path):
 
     assert result.returncode == 0, result.stderr
     printed = json.loads(result.stdout.strip().splitlines()[-1])
-    assert printed["credits"] == {"object": "credit_balance", **printed["expected"]}
+    assert printed["credits"] == {"object": "credit_balance", "livemode": True, **printed["expected"]}
     assert printed["credits"]["credits"] == 12 and printed["credits"]["next_expiration"]["credits"] == 7
     status, generation = printed["generated"]
     assert status == 200 and generation["status"] == "succeeded" and len(generation["images"]) == 1
