@@ -8,33 +8,31 @@ count.
 The counts live in API_RATE_LIMIT_STORAGE_URL (REDIS_URL by default; `memory://` without Redis, the embedded
 default). While Redis is unreachable, requests are still limited, on a per-process in-memory window: each web
 process then allows the limit on its own (the effective limit is multiplied by the number of processes) until
-Redis answers again; after a Redis error the limiter stays on memory for REDIS_RETRY_AFTER_SECONDS rather than
-paying a connect timeout on every request. A request is never refused because Redis is down.
+Redis answers again (gih/limits_fallback.py); after a Redis error the limiter stays on memory for a few seconds
+rather than paying a connect timeout on every request. A request is never refused because Redis is down.
 """
 
 from __future__ import annotations
 
-import logging
 import math
-import threading
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.conf import settings
 
+from gih.limits_fallback import FallbackLimiter
+
 if TYPE_CHECKING:
     from limits.strategies import MovingWindowRateLimiter
 
-logger = logging.getLogger(__name__)
 
-KEY_PREFIX = "gih-rate"
-REDIS_RETRY_AFTER_SECONDS = 10
-REDIS_TIMEOUT_SECONDS = 1
-
-_limiters: dict[str, MovingWindowRateLimiter] = {}
-_lock = threading.Lock()
-_redis_down_until = 0.0
+_limiter = FallbackLimiter(
+    strategy="MovingWindowRateLimiter",
+    storage_setting="API_RATE_LIMIT_STORAGE_URL",
+    key_prefix="gih-rate",
+    what="Rate limit",
+)
 
 
 @dataclass(frozen=True)
@@ -66,55 +64,6 @@ def duration(seconds: float) -> str:
     return f"{whole // 60}m{whole % 60}s" if whole >= 60 else f"{whole}s"
 
 
-def _memory() -> MovingWindowRateLimiter:
-    from limits.storage import MemoryStorage
-    from limits.strategies import MovingWindowRateLimiter
-
-    with _lock:
-        if "memory" not in _limiters:
-            _limiters["memory"] = MovingWindowRateLimiter(MemoryStorage())
-        return _limiters["memory"]
-
-
-def _shared() -> MovingWindowRateLimiter:
-    """The limiter on API_RATE_LIMIT_STORAGE_URL, one per URL and process."""
-    from limits.storage import RedisStorage, Storage, storage_from_string
-    from limits.strategies import MovingWindowRateLimiter
-    from redis.backoff import NoBackoff
-    from redis.retry import Retry
-
-    url = settings.API_RATE_LIMIT_STORAGE_URL
-    with _lock:
-        if url not in _limiters:
-            if url.startswith(("redis://", "rediss://", "unix://")):
-                # Short timeouts, no retries: a generation request must not wait on a dead Redis, and a retried
-                # script could count one request twice.
-                storage: Storage = RedisStorage(
-                    url,
-                    key_prefix=KEY_PREFIX,
-                    socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
-                    socket_timeout=REDIS_TIMEOUT_SECONDS,
-                    retry=Retry(NoBackoff(), 0),
-                )
-            else:
-                storage = storage_from_string(url)
-            _limiters[url] = MovingWindowRateLimiter(storage)
-        return _limiters[url]
-
-
-def _run(work):
-    """work(limiter) on the shared storage, or on this process's memory while Redis is unreachable."""
-    global _redis_down_until
-    if time.monotonic() < _redis_down_until:
-        return work(_memory())
-    try:
-        return work(_shared())
-    except Exception as exc:  # redis.RedisError, OSError: whatever the storage raises
-        logger.warning("Rate limit storage unavailable, counting in memory for now: %s", exc)
-        _redis_down_until = time.monotonic() + REDIS_RETRY_AFTER_SECONDS
-        return work(_memory())
-
-
 def _window(limiter: MovingWindowRateLimiter, item, key: str, *, allowed: bool) -> RateWindow:
     stats = limiter.get_window_stats(item, key)
     reset_after = max(0.0, stats.reset_time - time.time()) if stats.remaining < item.amount else 0.0
@@ -131,21 +80,15 @@ def rate_hit(*, key_id: int, limit: int) -> RateWindow:
     """Count one request of key `key_id` against `limit` per window; `allowed=False` (nothing counted) over it."""
     item = _item(limit)
     name = str(key_id)
-    return _run(lambda limiter: _window(limiter, item, name, allowed=limiter.hit(item, name)))
+    return _limiter.run(lambda limiter: _window(limiter, item, name, allowed=limiter.hit(item, name)))[1]
 
 
 def rate_peek(*, key_id: int, limit: int) -> RateWindow:
     """The key's window as it stands, counting nothing (GET /api/v1/key)."""
     item = _item(limit)
-    return _run(lambda limiter: _window(limiter, item, str(key_id), allowed=True))
+    return _limiter.run(lambda limiter: _window(limiter, item, str(key_id), allowed=True))[1]
 
 
 def rate_reset() -> None:
     """Forget every count and any remembered Redis outage (tests)."""
-    global _redis_down_until
-    _redis_down_until = 0.0
-    _memory().storage.reset()
-    try:
-        _shared().storage.reset()
-    except Exception as exc:
-        logger.warning("Rate limit storage unavailable, not reset: %s", exc)
+    _limiter.reset()
