@@ -20,6 +20,15 @@ def fast_password_hashing():
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def fair_share_off_in_process():
+    """Tests race many threads of one client through the test client to prove the money paths; the
+    per-client cap would queue them. gih/tests/test_fair_share.py turns it on; gunicorn subprocesses keep it."""
+    from django.conf import settings
+
+    settings.FAIR_SHARE_CONCURRENCY = 0
+
+
 @pytest.fixture(autouse=True)
 def fresh_login_throttle():
     """Log-in counts live in Redis and would outlast the test (and the run) that made them."""

@@ -14,6 +14,7 @@ from accounts.limits import ip_in, networks_clean
 from accounts.models import ApiKey, SpendPeriod, User
 from accounts.selectors import api_key_by_prefix
 from accounts.staff import support_staff_group_ensure
+from gih import fair_share
 from gih.errors import ApiError
 from gih.logs import bind as bind_log_context
 
@@ -200,7 +201,20 @@ def api_key_authenticate(
     a loader that reads the balance in the same query; the rules below are the same for both.
     Records last use at most once a minute per key, so a busy key is not a hot row. A key with allowed IPs
     works only from them (`client_ip`, the real client's address: gih.client_ip): 403 ip_not_allowed.
+    The process's fair share (gih.fair_share) learns whose token it is, and forgets it on any rejection.
     """
+    try:
+        api_key = _api_key_checked(raw_key=raw_key, load=load, now=now, client_ip=client_ip)
+    except (ApiKeyRejected, ApiError):
+        fair_share.forget(raw_key)
+        raise
+    fair_share.remember(raw_key, api_key.user_id)
+    return api_key
+
+
+def _api_key_checked(
+    *, raw_key: str, load: Callable[[str], KeyT | None], now: datetime | None, client_ip: str | None
+) -> KeyT:
     now = now or timezone.now()
     prefix = keys.lookup_prefix(raw_key)
     api_key = load(prefix) if prefix is not None else None

@@ -34,6 +34,7 @@ from generations.providers import (
     usage,
 )
 from generations.transitions import generation_fail, generation_succeed
+from gih import fair_share
 from gih.logs import bind as bind_log_context
 from gih.logs import current_request_id
 from gih.metrics import provider_request_timed
@@ -267,7 +268,8 @@ def _run(generation: Generation, attempt: int, inputs: Inputs | None, stream: St
         provider = provider_for(generation.model.provider, livemode=generation.livemode)
         request = _provider_request(generation, inputs, stream)
         _release_db_connection()
-        with provider_request_timed(provider.name):
+        # A sync request waits here without CPU: its client's other requests may run (gih/fair_share.py).
+        with fair_share.released(), provider_request_timed(provider.name):
             result = provider.generate(request, on_partial=stream.on_partial if stream else None)
     except ProviderError as error:
         return fail(error_code=error.code, error_message=error.message)

@@ -21,6 +21,7 @@ from generations.events import generation_finished
 from generations.failures import is_retryable
 from generations.models import Generation
 from generations.services import failed_message
+from gih import fair_share
 from gih.errors import GenerationFailed, InvalidRequest
 
 logger = logging.getLogger(__name__)
@@ -101,13 +102,14 @@ def generation_await(*, generation: Generation, seconds: int) -> Generation:
         if not connection.in_atomic_block:
             connection.close()
         deadline = time.monotonic() + seconds
-        try:
-            generation = _wait_for_message(generation_id, deadline) if _redis() else None
-        except redis.RedisError:
-            logger.warning("Prefer: wait on %s: Redis unavailable, looking with a backoff", generation_id)
-            generation = None
-        if generation is None:
-            generation = _wait_with_backoff(generation_id, deadline)
+        with fair_share.released():  # the wait costs no CPU: the client's other requests may run
+            try:
+                generation = _wait_for_message(generation_id, deadline) if _redis() else None
+            except redis.RedisError:
+                logger.warning("Prefer: wait on %s: Redis unavailable, looking with a backoff", generation_id)
+                generation = None
+            if generation is None:
+                generation = _wait_with_backoff(generation_id, deadline)
     if generation.status == Generation.Status.FAILED:
         raise GenerationFailed(failed_message(generation), retryable=is_retryable(generation.error_code))
     return generation

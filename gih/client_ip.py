@@ -22,8 +22,13 @@ def _is_trusted_proxy(address: str) -> bool:
 
 def client_ip(request: HttpRequest) -> str:
     """The address of the client that reached our first trusted proxy (or the socket peer without one)."""
-    remote = request.META.get("REMOTE_ADDR", "") or ""
-    forwarded = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
+    return client_ip_of(request.META)
+
+
+def client_ip_of(meta: dict) -> str:
+    """client_ip() from a request's META (or a WSGI environ), for code that runs before a request exists."""
+    remote = meta.get("REMOTE_ADDR", "") or ""
+    forwarded = [hop.strip() for hop in meta.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
     count = settings.TRUSTED_PROXY_COUNT
     if count and forwarded:
         # The last `count` hops (REMOTE_ADDR plus the right end of the header) are our proxies.

@@ -74,7 +74,8 @@ STATUS_CODES: dict[int, tuple[str, tuple[str, ...]]] = {
     413: ("The request body is too large.", ("request_too_large",)),
     415: ("Unsupported Content-Type.", ("unsupported_media_type",)),
     429: (
-        "Too many requests (the key's rate or concurrency limit, redemption failures); see Retry-After.",
+        "Too many requests (the key's rate or concurrency limit, too many of the client's requests at once, "
+        "redemption failures); see Retry-After.",
         ("rate_limited", "concurrency_limit_reached"),
     ),
     500: ("An internal error, or the generation failed (credits refunded).", ("generationFailed", "internal_error")),
@@ -84,7 +85,7 @@ STATUS_CODES: dict[int, tuple[str, tuple[str, ...]]] = {
     ),
 }
 # Any path under /api/v1 or /v1 can answer these (the middleware, the body limit, an outage).
-COMMON_STATUSES = (400, 403, 405, 413, 500, 503)
+COMMON_STATUSES = (400, 403, 405, 413, 429, 500, 503)
 
 
 def _example(status: int, code: str, openai: bool) -> dict:

@@ -78,6 +78,8 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     # First: every response, refusals and errors included, echoes the request id (gih/logs.py).
     "gih.logs.RequestIdMiddleware",
+    # Before anything costly: one client's flood waits here, not in the event loop (gih/fair_share.py).
+    "gih.fair_share.FairShareMiddleware",
     # Before SecurityMiddleware, so a plain-HTTP API call is refused rather than redirected.
     "gih.https.ApiHttpsOnlyMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -163,6 +165,10 @@ ACCOUNT_LOCK_TIMEOUT_MS = envint("ACCOUNT_LOCK_TIMEOUT_MS", 3000)
 # connection); its other requests wait up to ACCOUNT_SLOT_WAIT_SECONDS without one, then 503.
 ACCOUNT_MAX_CONCURRENT_CHARGES = envint("ACCOUNT_MAX_CONCURRENT_CHARGES", 4)
 ACCOUNT_SLOT_WAIT_SECONDS = float(env("ACCOUNT_SLOT_WAIT_SECONDS", "10"))
+# Per process: at most this many requests of one client (a verified key's user, else an address)
+# run at once; its others wait up to FAIR_SHARE_WAIT_SECONDS, then 429 (gih/fair_share.py). 0: off.
+FAIR_SHARE_CONCURRENCY = envint("FAIR_SHARE_CONCURRENCY", 2)
+FAIR_SHARE_WAIT_SECONDS = float(env("FAIR_SHARE_WAIT_SECONDS", "10"))
 # The final write of a finished generation retries on a fresh connection this long when
 # the database went away (a restart or failover; see gih/db.py).
 DB_WRITE_RETRY_SECONDS = envint("DB_WRITE_RETRY_SECONDS", 30)

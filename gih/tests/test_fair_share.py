@@ -1,0 +1,270 @@
+"""The fair share of a web process (gih/fair_share.py): one client's flood waits, another client's request does not.
+
+Real threads on the middleware (semaphores from `threading`, as gevent patches them), the real key
+authentication for who a client is, and a real gunicorn gevent worker for the whole path. Nothing is
+timed: a request the share should let through is joined with a bound that only catches a hang.
+"""
+
+import json
+import os
+import threading
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+from django.http import HttpResponse
+from django.test import RequestFactory
+from rest_framework.test import APIClient
+
+from accounts.services import api_key_create, api_key_revoke
+from gih import fair_share
+from gih.fair_share import FairShareMiddleware, client_of, requests_in_share
+from testsupport.concurrency import run_together
+
+HANG = 30  # seconds: only a gate that wrongly holds a request on ever gets near it
+
+
+class HeldView:
+    """A view that holds every request until `go` is set, and counts how many are inside at once."""
+
+    def __init__(self, *, release_share: bool = False):
+        self.go = threading.Event()
+        self.release_share = release_share
+        self.inside = 0
+        self.most_inside = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, request):
+        with self._lock:
+            self.inside += 1
+            self.most_inside = max(self.most_inside, self.inside)
+        try:
+            if self.release_share:
+                with fair_share.released():
+                    self.go.wait(HANG)
+            else:
+                self.go.wait(HANG)
+        finally:
+            with self._lock:
+                self.inside -= 1
+        return HttpResponse("done")
+
+
+def request_from(address: str, path: str = "/api/v1/credits"):
+    return RequestFactory().get(path, REMOTE_ADDR=address)
+
+
+def in_threads(count: int, call) -> tuple[list[threading.Thread], list]:
+    answers: list = [None] * count
+
+    def run(index: int) -> None:
+        answers[index] = call()
+
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
+    for thread in threads:
+        thread.start()
+    return threads, answers
+
+
+def wait_for(condition, what: str) -> None:
+    from generations.tests.conftest import wait_until
+
+    wait_until(condition, timeout=HANG, what=what, interval=0.01)
+
+
+@pytest.fixture
+def share(settings):
+    settings.FAIR_SHARE_CONCURRENCY = 2
+    settings.FAIR_SHARE_WAIT_SECONDS = HANG
+    return settings
+
+
+def test_a_flooding_client_waits_while_another_client_goes_straight_through(share):
+    view = HeldView()
+    gate = FairShareMiddleware(view)
+    threads, answers = in_threads(6, lambda: gate(request_from("10.0.0.1")))
+    wait_for(lambda: requests_in_share("ip:10.0.0.1") == 6 and view.inside == 2, "the flood to fill its share")
+
+    bystander = FairShareMiddleware(lambda request: HttpResponse("bystander"))
+    done, answer = in_threads(1, lambda: bystander(request_from("10.0.0.2")))
+    done[0].join(HANG)
+
+    assert not done[0].is_alive(), "the bystander waited behind another client's flood"
+    assert answer[0].status_code == 200
+    assert view.inside == 2  # the flood's other four are still parked
+    view.go.set()
+    for thread in threads:
+        thread.join(HANG)
+    assert [response.status_code for response in answers] == [200] * 6
+    assert view.most_inside == 2
+    assert requests_in_share("ip:10.0.0.1") == 0  # an idle client leaves nothing behind
+    assert fair_share._shares == {}
+
+
+@pytest.mark.parametrize(
+    ("path", "error"),
+    [
+        ("/api/v1/credits", {"code": "rate_limited"}),
+        ("/v1/images/generations", {"code": "rate_limit_exceeded", "type": "rate_limit_error", "param": None}),
+    ],
+)
+def test_a_wait_past_the_bound_is_a_429_in_the_faces_envelope(share, path, error):
+    share.FAIR_SHARE_CONCURRENCY = 1
+    share.FAIR_SHARE_WAIT_SECONDS = 0.05
+    view = HeldView()
+    gate = FairShareMiddleware(view)
+    threads, _ = in_threads(1, lambda: gate(request_from("10.0.0.3", path)))
+    wait_for(lambda: view.inside == 1, "the first request to run")
+    try:
+        refused = gate(request_from("10.0.0.3", path))
+    finally:
+        view.go.set()
+        threads[0].join(HANG)
+
+    assert refused.status_code == 429
+    assert refused["Retry-After"] == "1"
+    body = json.loads(refused.content)
+    assert body["error"].items() >= {**error, "message": fair_share.MESSAGE}.items()
+    assert requests_in_share("ip:10.0.0.3") == 0
+
+
+@pytest.mark.parametrize("path", sorted(fair_share.EXEMPT_PATHS))
+def test_probes_and_the_scrape_never_queue(share, path):
+    share.FAIR_SHARE_CONCURRENCY = 1
+    view = HeldView()
+    gate = FairShareMiddleware(view)
+    threads, _ = in_threads(1, lambda: gate(request_from("10.0.0.4")))
+    wait_for(lambda: view.inside == 1, "a request to hold the client's only place")
+    try:
+        probe = FairShareMiddleware(lambda request: HttpResponse("ok"))
+        done, answer = in_threads(1, lambda: probe(request_from("10.0.0.4", path)))
+        done[0].join(HANG)
+        assert not done[0].is_alive() and answer[0].status_code == 200
+    finally:
+        view.go.set()
+        threads[0].join(HANG)
+
+
+def test_a_request_waiting_without_cpu_gives_its_place_to_the_clients_next_request(share):
+    share.FAIR_SHARE_CONCURRENCY = 1
+    view = HeldView(release_share=True)  # like a sync generation's provider call, or Prefer: wait
+    gate = FairShareMiddleware(view)
+    threads, answers = in_threads(3, lambda: gate(request_from("10.0.0.5")))
+    wait_for(lambda: view.inside == 3, "all three inside at once, each having given its place up")
+    view.go.set()
+    for thread in threads:
+        thread.join(HANG)
+
+    assert [response.status_code for response in answers] == [200] * 3
+    assert requests_in_share("ip:10.0.0.5") == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sync_generation_gives_its_place_up_while_the_provider_works(share, make_user, openai_standin, s3_storage):
+    from generations.tests.factories import GENERATIONS_URL, api_client_for
+
+    share.FAIR_SHARE_CONCURRENCY = 1
+    share.FAIR_SHARE_WAIT_SECONDS = 0.2  # a held place would turn the second request into a 429 at once
+    user = make_user(credits=100)
+    api = api_client_for(user)
+    assert api.get("/api/v1/credits").status_code == 200  # the key is known: both requests are this user
+    openai_standin.set_mode("ok", delay=3)
+    body = {"model": "gpt-image-2", "prompt": "a slow one", "size": "1024x1024", "quality": "low"}
+    threads, answers = in_threads(1, lambda: api.post(GENERATIONS_URL, body, format="json"))
+    wait_for(lambda: len(openai_standin.requests) == 1, "the generation to reach the provider")
+
+    meanwhile = api.get("/api/v1/credits")
+    threads[0].join(HANG)
+
+    assert meanwhile.status_code == 200, meanwhile.content
+    assert answers[0].status_code == 200, answers[0].content
+    assert requests_in_share(f"user:{user.pk}") == 0
+
+
+def test_released_outside_a_request_does_nothing():
+    with fair_share.released():
+        pass
+    assert getattr(fair_share._current, "semaphore", None) is None
+
+
+@pytest.mark.django_db
+def test_a_token_counts_as_its_user_only_once_verified_and_until_rejected(share, user):
+    issued = api_key_create(user=user, name="fair")
+    meta = {"HTTP_AUTHORIZATION": f"Bearer {issued.raw_key}", "REMOTE_ADDR": "10.0.0.6"}
+    assert client_of(meta) == "ip:10.0.0.6"  # never seen: its address
+
+    client = APIClient(REMOTE_ADDR="10.0.0.6")
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.raw_key}")
+    assert client.get("/api/v1/credits").status_code == 200
+    assert client_of(meta) == f"user:{user.pk}"
+    assert client.get("/api/v1/models").status_code == 200  # the DRF views learn it too
+    assert client_of(meta) == f"user:{user.pk}"
+
+    # The same lookup prefix with another secret (a stolen prefix) is never the victim's share.
+    forged = issued.raw_key[:-4] + ("AAAA" if not issued.raw_key.endswith("AAAA") else "BBBB")
+    assert client_of({**meta, "HTTP_AUTHORIZATION": f"Bearer {forged}"}) == "ip:10.0.0.6"
+
+    api_key_revoke(api_key=issued.api_key)
+    assert client.get("/api/v1/credits").status_code == 401
+    assert client_of(meta) == "ip:10.0.0.6"  # a rejected token is an address again
+
+
+def test_the_known_tokens_stay_bounded(monkeypatch):
+    monkeypatch.setattr(fair_share, "_KNOWN_TOKENS_MAX", 3)
+    monkeypatch.setattr(fair_share, "_known_tokens", {})
+    for number in range(5):
+        fair_share.remember(f"token-{number}", number)
+
+    assert len(fair_share._known_tokens) == 3
+    assert client_of({"HTTP_AUTHORIZATION": "Bearer token-4", "REMOTE_ADDR": "10.0.0.7"}) == "user:4"
+    assert client_of({"HTTP_AUTHORIZATION": "Bearer token-0", "REMOTE_ADDR": "10.0.0.7"}) == "ip:10.0.0.7"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_under_gunicorn_a_tenants_flood_is_refused_while_a_bystander_never_is(tmp_path, make_user):
+    """A real gevent worker with one place per client and no wait: the flood overlaps itself, the bystander never."""
+    from django.conf import settings
+    from django.db import connection
+
+    from testsupport.servers import LiveGunicorn
+
+    hostile = api_key_create(user=make_user(credits=0), name="hostile").raw_key
+    bystander = api_key_create(user=make_user(credits=5), name="bystander").raw_key
+    env = {
+        "PATH": os.environ["PATH"],
+        "DJANGO_SETTINGS_MODULE": "gih.settings",
+        "DATABASE_URL": urlsplit(os.environ["DATABASE_URL"])
+        ._replace(path="/" + connection.settings_dict["NAME"])
+        .geturl(),
+        "REDIS_URL": settings.REDIS_URL,
+        "GIH_VAR_DIR": str(tmp_path / "var"),
+        "IMAGE_PROVIDER": "local",
+        "FAIR_SHARE_CONCURRENCY": "1",
+        "FAIR_SHARE_WAIT_SECONDS": "0",
+    }
+    body = {"model": "gpt-image-2", "prompt": "a flood", "size": "1024x1024", "quality": "low"}
+    with LiveGunicorn(env, tmp_path / "gunicorn.log") as web:
+
+        def call(key: str, method: str, path: str, **kwargs) -> requests.Response:
+            headers = {"Authorization": f"Bearer {key}"}
+            return requests.request(method, f"{web.url}{path}", headers=headers, timeout=HANG, **kwargs)
+
+        # Each key once on its own, so the worker knows both as users before the flood.
+        assert call(hostile, "GET", "/api/v1/credits").status_code == 200
+        assert call(bystander, "GET", "/api/v1/credits").status_code == 200
+
+        def work(index: int):
+            if index == 0:
+                return [call(bystander, "GET", "/api/v1/credits") for _ in range(20)]
+            return [call(hostile, "POST", "/api/v1/images/generations", json=body) for _ in range(5)]
+
+        results = run_together(25, work, timeout=120)
+
+    for row in results:
+        assert isinstance(row, list), (row, web.log())
+    assert [response.status_code for response in results[0]] == [200] * 20, web.log()
+    flood = [response for row in results[1:] for response in row]
+    assert {response.status_code for response in flood} == {402, 429}, [r.status_code for r in flood]
+    refused = next(response for response in flood if response.status_code == 429)
+    assert refused.json() == {"error": {"message": fair_share.MESSAGE, "code": "rate_limited"}}
+    assert refused.headers["Retry-After"] == "1"
