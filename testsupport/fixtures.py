@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from testsupport.openai_standin import OpenAIStandin
+from testsupport.servers import PrivateMoto
 from testsupport.stripe_standin import DEFAULT_WEBHOOK_SECRET, StripeStandin
 
 
@@ -62,6 +63,15 @@ class S3Stub:
 
 
 _FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+@pytest.fixture
+def private_moto() -> Iterator[PrivateMoto]:
+    """An S3 server of the test's own, to stop mid-test; a module uses it for s3_storage by overriding
+    `_moto_server` with `return private_moto.url`."""
+    server = PrivateMoto().start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")

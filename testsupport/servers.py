@@ -142,6 +142,30 @@ class PrivatePostgres:
         self.destroy()
 
 
+class PrivateMoto:
+    """A moto S3 server of one test's own on a fixed port, which it may stop and start again (state is lost)."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self._server = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def start(self) -> "PrivateMoto":
+        from moto.server import ThreadedMotoServer
+
+        self._server = ThreadedMotoServer(ip_address=HOST, port=self.port, verbose=False)
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+
 class LiveGunicorn:
     """The web process as the Procfile runs it (`gunicorn gih.wsgi`, gunicorn.conf.py, gevent) on a free port."""
 

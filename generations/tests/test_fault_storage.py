@@ -8,41 +8,26 @@ its generation, never a bare 500; once S3 is back, the next generation succeeds.
 import socket
 
 import pytest
-from moto.server import ThreadedMotoServer
 
 from billing.selectors import balance_get
 from generations.models import Generation
 from generations.tests.conftest import wait_until
 from generations.tests.factories import GENERATIONS_URL
 from testsupport.faults import assert_books_clean
-from testsupport.servers import free_port
 
 Status = Generation.Status
 BODY = {"model": "gpt-image-2", "prompt": "A harbour at night", "size": "1024x1024", "quality": "low"}
 
 
 @pytest.fixture
-def moto_port() -> int:
-    return free_port()
-
-
-@pytest.fixture
-def private_moto(moto_port):
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def _moto_server(private_moto, moto_port) -> str:
-    """Overrides testsupport.fixtures' session server for s3_storage: this module's own, which it may stop."""
-    return f"http://127.0.0.1:{moto_port}"
+def _moto_server(private_moto) -> str:
+    """Overrides testsupport.fixtures' session server for s3_storage: this test's own, which it may stop."""
+    return private_moto.url
 
 
 @pytest.mark.django_db
 def test_s3_down_while_storing_fails_the_generation_with_a_refund_and_recovers(
-    api, user, s3_storage, openai_standin, private_moto, moto_port
+    api, user, s3_storage, openai_standin, private_moto
 ):
     private_moto.stop()  # the provider still answers; storing its image fails
 
@@ -56,15 +41,14 @@ def test_s3_down_while_storing_fails_the_generation_with_a_refund_and_recovers(
     assert (generation.status, generation.error_code) == (Status.FAILED, "storage_failed")
     assert balance_get(user=user)["credits"] == 100
 
-    restarted = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
-    restarted.start()
+    private_moto.start()
     try:
         s3_storage.client.create_bucket(Bucket=s3_storage.bucket)  # moto keeps no state across restarts
         again = api.post(GENERATIONS_URL, BODY, format="json")
         assert again.status_code == 200, again.content
         assert again.json()["status"] == "succeeded"
     finally:
-        restarted.stop()
+        private_moto.stop()
     assert_books_clean()
 
 

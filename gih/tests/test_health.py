@@ -9,28 +9,14 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 from django.test import Client
-from moto.server import ThreadedMotoServer
 
 from testsupport.servers import free_port
 
 
 @pytest.fixture
-def moto_port() -> int:
-    return free_port()
-
-
-@pytest.fixture
-def private_moto(moto_port):
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def _moto_server(private_moto, moto_port) -> str:
-    """Overrides testsupport.fixtures' session server for s3_storage: this module's own, which it may stop."""
-    return f"http://127.0.0.1:{moto_port}"
+def _moto_server(private_moto) -> str:
+    """Overrides testsupport.fixtures' session server for s3_storage: this test's own, which it may stop."""
+    return private_moto.url
 
 
 def test_healthz_answers_without_touching_any_dependency(settings):
@@ -62,7 +48,7 @@ def test_readyz_reports_each_dependency_with_its_latency(s3_storage):
 
 
 @pytest.mark.django_db
-def test_readyz_is_503_naming_storage_while_s3_is_down_and_200_once_it_is_back(s3_storage, private_moto, moto_port):
+def test_readyz_is_503_naming_storage_while_s3_is_down_and_200_once_it_is_back(s3_storage, private_moto):
     private_moto.stop()
 
     down = Client().get("/readyz")
@@ -74,13 +60,12 @@ def test_readyz_is_503_naming_storage_while_s3_is_down_and_200_once_it_is_back(s
     assert "unreachable (EndpointConnectionError)" in body["checks"]["storage"]["error"]
     assert body["checks"]["database"]["ok"] is True
 
-    restarted = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
-    restarted.start()
+    private_moto.start()
     try:
         s3_storage.client.create_bucket(Bucket=s3_storage.bucket)  # moto keeps no state across restarts
         back = Client().get("/readyz")
     finally:
-        restarted.stop()
+        private_moto.stop()
 
     assert back.status_code == 200, back.content
     assert back.json()["failed"] == []
