@@ -11,9 +11,11 @@ not with the whole flood.
 
 Who is a client, cheaply and without letting anyone pose as someone else: a bearer token counts
 as its user only once that exact token (a digest of it) has authenticated in this process
-(`remember`, called by accounts.services; any rejection `forget`s it). Every other request
-counts as its client address (gih.client_ip), so random or stolen-prefix tokens share one
-place per address instead of getting one each, and never the victim's.
+(`remember`, called by accounts.services; any rejection `forget`s it), and a session cookie
+once Django has resolved it to a signed-in user here (an anonymous answer forgets it). Every
+other request counts as its client address (gih.client_ip), so random or stolen-prefix tokens
+share one place per address instead of getting one each, and never the victim's; signed-in
+users behind one office address do not share theirs.
 
 A request gives its place up while it waits on something that costs no CPU (the provider call
 of a sync generation, `Prefer: wait`) and takes it back afterwards (`released`); paid work goes
@@ -38,6 +40,7 @@ from gih.errors import envelope_response
 # Answered whatever the load: probes and the scrape must not queue behind a flood.
 EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 _KNOWN_TOKENS_MAX = 10_000
+_SESSION = "session:"  # session cookies share the known tokens, in their own namespace
 MESSAGE = "Too many of your requests are in progress at once; retry after the others finish."
 
 REFUSED = Counter("gih_fair_share_refused", "Requests refused because their client's share stayed full.", ["kind"])
@@ -67,14 +70,31 @@ def forget(token: str) -> None:
         _known_tokens.pop(_digest(token), None)
 
 
-def client_of(meta: dict) -> str:
-    """`user:<id>` for a bearer token already verified in this process, else `ip:<client address>`."""
+def client_of(meta: dict, cookies: dict | None = None) -> str:
+    """`user:<id>` for a bearer token or session already verified in this process, else `ip:<client address>`."""
     parts = meta.get("HTTP_AUTHORIZATION", "").split()
     if len(parts) == 2 and parts[0].lower() == "bearer":
         user_id = _known_tokens.get(_digest(parts[1]))
         if user_id is not None:
             return f"user:{user_id}"
+    session = (cookies or {}).get(settings.SESSION_COOKIE_NAME)
+    if session:
+        user_id = _known_tokens.get(_digest(_SESSION + session))
+        if user_id is not None:
+            return f"user:{user_id}"
     return f"ip:{client_ip_of(meta)}"
+
+
+def _learn_session(request) -> None:
+    """Remember (or forget) whose session cookie this is, when the request resolved its user anyway."""
+    session = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
+    user = request.__dict__.get("_cached_user")  # set only when something looked: never a query of ours
+    if not session or user is None:
+        return
+    if user.is_authenticated:
+        remember(_SESSION + session, user.pk)
+    else:
+        forget(_SESSION + session)
 
 
 def _join(client: str) -> threading.BoundedSemaphore:
@@ -108,7 +128,7 @@ class FairShareMiddleware:
     def __call__(self, request):
         if settings.FAIR_SHARE_CONCURRENCY <= 0 or request.path in EXEMPT_PATHS:
             return self.get_response(request)
-        client = client_of(request.META)
+        client = client_of(request.META, request.COOKIES)
         semaphore = _join(client)
         try:
             if not semaphore.acquire(timeout=settings.FAIR_SHARE_WAIT_SECONDS):
@@ -116,7 +136,9 @@ class FairShareMiddleware:
                 return envelope_response(request.path, 429, "rate_limited", MESSAGE, {"Retry-After": "1"})
             _current.semaphore = semaphore
             try:
-                return self.get_response(request)  # a streamed body runs after this, outside the share
+                response = self.get_response(request)  # a streamed body runs after this, outside the share
+                _learn_session(request)
+                return response
             finally:
                 held, _current.semaphore = getattr(_current, "semaphore", None), None
                 if held is not None:

@@ -209,6 +209,28 @@ def test_a_token_counts_as_its_user_only_once_verified_and_until_rejected(share,
     assert client_of(meta) == "ip:10.0.0.6"  # a rejected token is an address again
 
 
+@pytest.mark.django_db
+def test_a_session_counts_as_its_user_once_resolved_and_until_it_is_anonymous(share, user):
+    from django.test import Client
+
+    browser = Client(REMOTE_ADDR="10.0.0.8")
+    browser.force_login(user)
+    cookies = {name: morsel.value for name, morsel in browser.cookies.items()}
+    meta = {"REMOTE_ADDR": "10.0.0.8"}
+    assert client_of(meta, cookies) == "ip:10.0.0.8"  # never resolved in this process: its address
+
+    assert browser.get("/").status_code == 200  # the dashboard looks at request.user
+    assert client_of(meta, cookies) == f"user:{user.pk}"
+    forged = {name: value + "x" for name, value in cookies.items()}
+    assert client_of(meta, forged) == "ip:10.0.0.8"
+
+    browser.logout()  # the session is gone from the store; the old cookie now resolves to nobody
+    stale = Client(REMOTE_ADDR="10.0.0.8")
+    stale.cookies.load(cookies)
+    stale.get("/")  # the home page looks at request.user: anonymous now
+    assert client_of(meta, cookies) == "ip:10.0.0.8"
+
+
 def test_the_known_tokens_stay_bounded(monkeypatch):
     monkeypatch.setattr(fair_share, "_KNOWN_TOKENS_MAX", 3)
     monkeypatch.setattr(fair_share, "_known_tokens", {})
