@@ -30,6 +30,7 @@ import hashlib
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.conf import settings
 from prometheus_client import Counter
@@ -48,7 +49,9 @@ REFUSED = Counter("gih_fair_share_refused", "Requests refused because their clie
 _lock = threading.Lock()
 _shares: dict[str, tuple[threading.BoundedSemaphore, int]] = {}  # client -> (semaphore, holders + waiters)
 _known_tokens: dict[bytes, int] = {}  # digest of a bearer token -> its user's id (oldest first)
-_current = threading.local()  # the semaphore the running request holds (greenlet-local under gevent)
+# The semaphore the running request holds. A context variable, not a threading.local: each greenlet and thread
+# has its own context whatever the import order relative to gevent's patching (as the log context in gih/logs.py).
+_held: ContextVar[threading.BoundedSemaphore | None] = ContextVar("gih_fair_share_held", default=None)
 
 
 def _digest(token: str) -> bytes:
@@ -134,13 +137,14 @@ class FairShareMiddleware:
             if not semaphore.acquire(timeout=settings.FAIR_SHARE_WAIT_SECONDS):
                 REFUSED.labels(kind=client.split(":", 1)[0]).inc()
                 return envelope_response(request.path, 429, "rate_limited", MESSAGE, {"Retry-After": "1"})
-            _current.semaphore = semaphore
+            _held.set(semaphore)
             try:
                 response = self.get_response(request)  # a streamed body runs after this, outside the share
                 _learn_session(request)
                 return response
             finally:
-                held, _current.semaphore = getattr(_current, "semaphore", None), None
+                held = _held.get()
+                _held.set(None)
                 if held is not None:
                     held.release()
         finally:
@@ -153,15 +157,15 @@ def released() -> Iterator[None]:
 
     Outside a request (a Celery worker, a stream's thread) nothing is held and this does nothing.
     """
-    semaphore = getattr(_current, "semaphore", None)
+    semaphore = _held.get()
     if semaphore is None:
         yield
         return
-    _current.semaphore = None
+    _held.set(None)
     semaphore.release()
     try:
         yield
     finally:
         # Paid work goes on either way: without its place if the client's share stays full.
         if semaphore.acquire(timeout=settings.FAIR_SHARE_WAIT_SECONDS):
-            _current.semaphore = semaphore
+            _held.set(semaphore)

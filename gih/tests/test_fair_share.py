@@ -184,7 +184,7 @@ def test_a_sync_generation_gives_its_place_up_while_the_provider_works(share, ma
 def test_released_outside_a_request_does_nothing():
     with fair_share.released():
         pass
-    assert getattr(fair_share._current, "semaphore", None) is None
+    assert fair_share._held.get() is None
 
 
 @pytest.mark.django_db
@@ -244,14 +244,17 @@ def test_the_known_tokens_stay_bounded(monkeypatch):
 
 @pytest.mark.django_db(transaction=True)
 def test_under_gunicorn_a_tenants_flood_is_refused_while_a_bystander_never_is(tmp_path, make_user):
-    """A real gevent worker with one place per client and no wait: the flood overlaps itself, the bystander never."""
+    """A real gevent worker with one place per client and no wait: the flood overlaps itself, the bystander never;
+    and the bystander's sync generation leaves its one place free while the provider works."""
     from django.conf import settings
     from django.db import connection
 
+    from generations.models import Generation
     from testsupport.servers import LiveGunicorn
 
     hostile = api_key_create(user=make_user(credits=0), name="hostile").raw_key
-    bystander = api_key_create(user=make_user(credits=5), name="bystander").raw_key
+    bystander_user = make_user(credits=50)
+    bystander = api_key_create(user=bystander_user, name="bystander").raw_key
     env = {
         "PATH": os.environ["PATH"],
         "DJANGO_SETTINGS_MODULE": "gih.settings",
@@ -261,6 +264,8 @@ def test_under_gunicorn_a_tenants_flood_is_refused_while_a_bystander_never_is(tm
         "REDIS_URL": settings.REDIS_URL,
         "GIH_VAR_DIR": str(tmp_path / "var"),
         "IMAGE_PROVIDER": "local",
+        "LOCAL_PROVIDER_DELAY_SECONDS": "3",
+        "MEDIA_ROOT": str(tmp_path / "media"),
         "FAIR_SHARE_CONCURRENCY": "1",
         "FAIR_SHARE_WAIT_SECONDS": "0",
     }
@@ -282,6 +287,14 @@ def test_under_gunicorn_a_tenants_flood_is_refused_while_a_bystander_never_is(tm
 
         results = run_together(25, work, timeout=120)
 
+        generating, generated = in_threads(1, lambda: call(bystander, "POST", "/api/v1/images/generations", json=body))
+        wait_for(
+            lambda: Generation.objects.filter(user=bystander_user, status=Generation.Status.RUNNING).exists(),
+            "the bystander's generation to be at the provider",
+        )
+        meanwhile = call(bystander, "GET", "/api/v1/credits")
+        generating[0].join(HANG)
+
     for row in results:
         assert isinstance(row, list), (row, web.log())
     assert [response.status_code for response in results[0]] == [200] * 20, web.log()
@@ -290,3 +303,5 @@ def test_under_gunicorn_a_tenants_flood_is_refused_while_a_bystander_never_is(tm
     refused = next(response for response in flood if response.status_code == 429)
     assert refused.json() == {"error": {"message": fair_share.MESSAGE, "code": "rate_limited"}}
     assert refused.headers["Retry-After"] == "1"
+    assert meanwhile.status_code == 200, (meanwhile.text, web.log())
+    assert generated[0].status_code == 200, (generated[0].text, web.log())
