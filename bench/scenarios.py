@@ -503,18 +503,24 @@ def _charge_round(spec, users: list, charges: int) -> float:
     def worker(user) -> None:
         try:
             connection.ensure_connection()
-            barrier.wait()
+            barrier.wait(timeout=120)
             for _ in range(charges):
                 generation_submit(user=user, spec=spec)
         except Exception as error:
             errors.append(error)
+            barrier.abort()  # a thread that cannot start (no connection left) must not leave the others waiting
         finally:
             connection.close()
 
     threads = [threading.Thread(target=worker, args=(user,)) for user in users]
     for thread in threads:
         thread.start()
-    barrier.wait()
+    try:
+        barrier.wait(timeout=120)
+    except threading.BrokenBarrierError:
+        for thread in threads:
+            thread.join(30)
+        raise RuntimeError(f"charging threads could not start, first error: {errors[:1]!r}") from None
     started = time.perf_counter()
     for thread in threads:
         thread.join(300)
