@@ -10,6 +10,7 @@ an SSE comment every STREAM_KEEPALIVE_SECONDS, so proxies with an idle limit (of
 generation was failed and fully refunded by then.
 """
 
+import contextvars
 import logging
 import queue
 import threading
@@ -87,7 +88,9 @@ def generation_stream(outcome: GenerationOutcome, shape: StreamShape) -> Iterato
             events.put(_DONE)
             connection.close()  # this thread's own connection: nothing is held once the stream ends
 
-    threading.Thread(target=run, name=f"stream-{generation.pk}", daemon=True).start()
+    # In a copy of this context: the request's fair-share place goes with the work (gih/fair_share.py).
+    context = contextvars.copy_context()
+    threading.Thread(target=context.run, args=(run,), name=f"stream-{generation.pk}", daemon=True).start()
     while True:
         try:
             item = events.get(timeout=settings.STREAM_KEEPALIVE_SECONDS)

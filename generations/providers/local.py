@@ -26,6 +26,7 @@ from generations.providers.base import (
     ProviderRequest,
     ProviderResult,
 )
+from gih.offload import off_loop
 
 AUTO_SIZE = (1024, 1024)
 AUTO_QUALITY = "high"  # what `auto` is priced as (generations/pricing.py)
@@ -131,8 +132,11 @@ def coarse(image: Image.Image, step: int, steps: int) -> Image.Image:
 
 
 class LocalProvider(ImageProvider):
+    """Draws in this process: in real threads (gih/offload.py), so a big render never stalls the event loop."""
+
     name = "local"
     streams = True
+    remote = False
 
     def generate(self, request: ProviderRequest, *, on_partial: PartialCallback | None = None) -> ProviderResult:
         width, height = _parse_size(request.size)
@@ -142,20 +146,29 @@ class LocalProvider(ImageProvider):
         partials = request.partial_images if on_partial is not None else 0
         # The configured delay is spread over the partials and the final image, as a real stream would.
         pause = settings.LOCAL_PROVIDER_DELAY_SECONDS / (partials + 1)
-        pictures = [
-            draw_image(request.prompt, width, height, index, references, transparent=transparent)
-            for index in range(request.n)
-        ]
+        pictures = off_loop(
+            lambda: [
+                draw_image(request.prompt, width, height, index, references, transparent=transparent)
+                for index in range(request.n)
+            ]
+        )
         for step in range(partials):
             if pause > 0:
                 time.sleep(pause)
-            partial = encode_image(coarse(pictures[0], step, partials), output_format, request.output_compression)
+            partial = off_loop(
+                lambda step=step: encode_image(
+                    coarse(pictures[0], step, partials), output_format, request.output_compression
+                )
+            )
             on_partial(PartialImage(content=partial, partial_image_index=step))
         if pause > 0:
             time.sleep(pause)
         quality = request.quality if request.quality in usage.OUTPUT_TOKENS_AT_1024 else AUTO_QUALITY
+        images = off_loop(
+            lambda: [encode_image(picture, output_format, request.output_compression) for picture in pictures]
+        )
         return ProviderResult(
-            images=[encode_image(picture, output_format, request.output_compression) for picture in pictures],
+            images=images,
             provider_request_id=f"local-{time.time_ns()}",
             usage=usage.estimate(
                 prompt=request.prompt, references=references, width=width, height=height, quality=quality, n=request.n

@@ -8,11 +8,12 @@ timed: a request the share should let through is joined with a bound that only c
 import json
 import os
 import threading
+from collections import OrderedDict
 from urllib.parse import urlsplit
 
 import pytest
 import requests
-from django.http import HttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.test import RequestFactory
 from rest_framework.test import APIClient
 
@@ -231,19 +232,114 @@ def test_a_session_counts_as_its_user_once_resolved_and_until_it_is_anonymous(sh
     assert client_of(meta, cookies) == "ip:10.0.0.8"
 
 
-def test_the_known_tokens_stay_bounded(monkeypatch):
+def test_the_known_tokens_stay_bounded_and_keep_the_busy_ones(monkeypatch):
     monkeypatch.setattr(fair_share, "_KNOWN_TOKENS_MAX", 3)
-    monkeypatch.setattr(fair_share, "_known_tokens", {})
-    for number in range(5):
+    monkeypatch.setattr(fair_share, "_known_tokens", OrderedDict())
+
+    def client(token: str) -> str:
+        return client_of({"HTTP_AUTHORIZATION": f"Bearer {token}", "REMOTE_ADDR": "10.0.0.7"})
+
+    for number in range(3):
         fair_share.remember(f"token-{number}", number)
+    assert client("token-0") == "user:0"  # in use: another tenant's many new keys do not push it out
+    fair_share.remember("token-3", 3)
+    fair_share.remember("token-4", 4)
 
     assert len(fair_share._known_tokens) == 3
-    assert client_of({"HTTP_AUTHORIZATION": "Bearer token-4", "REMOTE_ADDR": "10.0.0.7"}) == "user:4"
-    assert client_of({"HTTP_AUTHORIZATION": "Bearer token-0", "REMOTE_ADDR": "10.0.0.7"}) == "ip:10.0.0.7"
+    assert [client(f"token-{number}") for number in range(5)] == [
+        "user:0",
+        "ip:10.0.0.7",
+        "ip:10.0.0.7",
+        "user:3",
+        "user:4",
+    ]
+
+
+def test_a_page_is_refused_in_plain_text_with_its_length(share):
+    share.FAIR_SHARE_CONCURRENCY = 1
+    share.FAIR_SHARE_WAIT_SECONDS = 0.05
+    view = HeldView()
+    gate = FairShareMiddleware(view)
+    threads, _ = in_threads(1, lambda: gate(request_from("10.0.0.9")))
+    wait_for(lambda: view.inside == 1, "a request to hold the client's only place")
+    try:
+        page = gate(request_from("10.0.0.9", "/login/"))
+        api = gate(request_from("10.0.0.9"))
+    finally:
+        view.go.set()
+        threads[0].join(HANG)
+
+    assert (page.status_code, page["Content-Type"]) == (429, "text/plain; charset=utf-8")  # a browser shows it
+    assert page.content.decode() == fair_share.MESSAGE
+    for refused in (page, api):
+        assert refused["Content-Length"] == str(len(refused.content))  # answered before CommonMiddleware
+
+
+def test_a_streamed_response_keeps_its_place_until_the_stream_ends(share):
+    share.FAIR_SHARE_CONCURRENCY = 1
+    share.FAIR_SHARE_WAIT_SECONDS = 0.05
+    go = threading.Event()
+
+    def stream(request):
+        def body():
+            yield b"first"
+            go.wait(HANG)
+            yield b"last"
+
+        return StreamingHttpResponse(body())
+
+    gate = FairShareMiddleware(stream)
+    response = gate(request_from("10.0.0.10"))
+    assert requests_in_share("ip:10.0.0.10") == 1  # the view returned; the stream holds the place
+    content = iter(response.streaming_content)
+    assert next(content) == b"first"
+    assert gate(request_from("10.0.0.10")).status_code == 429
+    go.set()
+    assert list(content) == [b"last"]
+    response.close()
+
+    assert requests_in_share("ip:10.0.0.10") == 0
+    assert FairShareMiddleware(lambda request: HttpResponse("ok"))(request_from("10.0.0.10")).status_code == 200
 
 
 @pytest.mark.django_db(transaction=True)
-def test_under_gunicorn_a_tenants_flood_is_refused_while_a_bystander_never_is(tmp_path, make_user):
+@pytest.mark.parametrize("remote", [False, True], ids=["local renderer", "remote provider"])
+def test_a_streamed_generation_keeps_its_place_while_rendering_here_and_gives_it_up_while_waiting_on_a_provider(
+    share, make_user, openai_standin, s3_storage, remote
+):
+    from generations.models import Generation
+    from generations.tests.factories import api_client_for
+
+    share.FAIR_SHARE_CONCURRENCY = 1
+    share.FAIR_SHARE_WAIT_SECONDS = 0.2
+    if remote:
+        openai_standin.set_mode("ok", delay=3)
+    else:
+        share.IMAGE_PROVIDER = "local"
+        share.LOCAL_PROVIDER_DELAY_SECONDS = 3
+    user = make_user(credits=100)
+    api = api_client_for(user)
+    assert api.get("/api/v1/credits").status_code == 200  # the key is known: both requests are this user
+    body = {"model": "gpt-image-2", "prompt": "a stream", "size": "1024x1024", "quality": "low", "stream": True}
+
+    def consume() -> bytes:
+        return b"".join(api.post("/v1/images/generations", body, format="json").streaming_content)
+
+    threads, streamed = in_threads(1, consume)
+    wait_for(
+        lambda: Generation.objects.filter(user=user, status=Generation.Status.RUNNING).exists(),
+        "the streamed generation to run",
+    )
+    meanwhile = api.get("/api/v1/credits")
+    threads[0].join(HANG)
+
+    assert meanwhile.status_code == (200 if remote else 429), meanwhile.content
+    assert b"image_generation.completed" in streamed[0]
+    assert requests_in_share(f"user:{user.pk}") == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_under_gunicorn_a_tenants_flood_is_refused_while_a_bystander_never_is(tmp_path, make_user, openai_standin):
     """A real gevent worker with one place per client and no wait: the flood overlaps itself, the bystander never;
     and the bystander's sync generation leaves its one place free while the provider works."""
     from django.conf import settings
@@ -263,8 +359,9 @@ def test_under_gunicorn_a_tenants_flood_is_refused_while_a_bystander_never_is(tm
         .geturl(),
         "REDIS_URL": settings.REDIS_URL,
         "GIH_VAR_DIR": str(tmp_path / "var"),
-        "IMAGE_PROVIDER": "local",
-        "LOCAL_PROVIDER_DELAY_SECONDS": "3",
+        "IMAGE_PROVIDER": "openai",
+        "OPENAI_BASE_URL": openai_standin.base_url,
+        "OPENAI_API_KEY": openai_standin.api_key,
         "MEDIA_ROOT": str(tmp_path / "media"),
         "FAIR_SHARE_CONCURRENCY": "1",
         "FAIR_SHARE_WAIT_SECONDS": "0",
@@ -287,6 +384,7 @@ def test_under_gunicorn_a_tenants_flood_is_refused_while_a_bystander_never_is(tm
 
         results = run_together(25, work, timeout=120)
 
+        openai_standin.set_mode("ok", delay=3)
         generating, generated = in_threads(1, lambda: call(bystander, "POST", "/api/v1/images/generations", json=body))
         wait_for(
             lambda: Generation.objects.filter(user=bystander_user, status=Generation.Status.RUNNING).exists(),
