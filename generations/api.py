@@ -26,6 +26,7 @@ from generations.streaming import StreamShape, generation_stream
 from generations.transitions import generation_cancel
 from generations.validation import MASK_FIELD, REFERENCE_FIELDS
 from generations.waiting import generation_await, prefer_wait
+from gih import fair_share
 from gih.errors import NotFound
 from gih.openapi import error_response, errors
 from gih.parsers import JSONParser
@@ -68,7 +69,9 @@ def sdk_retry_count(request) -> int:
 
 def stream_response(outcome: GenerationOutcome, shape: StreamShape, balance: dict | None = None):
     """The accepted generation as an event stream (generations/streaming.py); the charge is already taken."""
-    response = StreamingHttpResponse(generation_stream(outcome, shape), content_type="text/event-stream")
+    # The stream keeps the request's fair-share place until it ends (gih/fair_share.py).
+    events = fair_share.carried(generation_stream(outcome, shape))
+    response = StreamingHttpResponse(events, content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
     for name, value in gih_headers(outcome.generation, balance).items():

@@ -8,7 +8,7 @@ import hashlib
 import logging
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -268,8 +268,8 @@ def _run(generation: Generation, attempt: int, inputs: Inputs | None, stream: St
         provider = provider_for(generation.model.provider, livemode=generation.livemode)
         request = _provider_request(generation, inputs, stream)
         _release_db_connection()
-        # A remote call costs no CPU here: the client's other requests may run meanwhile (gih/fair_share.py).
-        with fair_share.released() if provider.remote else nullcontext(), provider_request_timed(provider.name):
+        # Waiting on a provider costs no CPU here: the client's other requests may run meanwhile (gih/fair_share.py).
+        with fair_share.released(), provider_request_timed(provider.name):
             result = provider.generate(request, on_partial=stream.on_partial if stream else None)
     except ProviderError as error:
         return fail(error_code=error.code, error_message=error.message)

@@ -21,7 +21,9 @@ users behind one office address do not share theirs.
 
 A request gives its place up while it waits on something that costs no CPU (a remote provider's
 call, `Prefer: wait`) and takes it back afterwards (`released`); paid work goes on even if the
-place does not come back in time. A streamed response keeps its place until the stream ends:
+place does not come back in time. Work that computes in this process while the place is given up
+takes it back for that long (`reclaimed`: the local renderer, so free test-key renders cannot crowd
+out other clients). A generation's event stream keeps its place until the stream ends (`carried`):
 its generation runs in a thread that inherits the place, so a stream is capped like any request.
 
 Limits: the share is per process, and per address for anonymous traffic and for keys not yet seen
@@ -145,9 +147,10 @@ def requests_in_share(client: str) -> int:
 class _Place:
     """One request's place in its client's share, held from admission until its response is done.
 
-    A streamed response outlives the view: its generation runs in a thread of its own (which gets this
-    place through its copied context) until the stream ends, so the place goes with it. `released()` may
-    give it up and take it back meanwhile; `finish()` ends it once, whoever is first.
+    A generation's event stream outlives the view: the view hands the place over to it (`carried`), its
+    generation thread gets it through its copied context, and the stream ends it. `released()` may give it
+    up and take it back meanwhile; `finish()` ends it once, whoever is first. Any other response (a page,
+    a file sent with sendfile) ends it when the view returns.
     """
 
     def __init__(self, client: str, semaphore: threading.BoundedSemaphore):
@@ -155,6 +158,7 @@ class _Place:
         self.semaphore = semaphore
         self.held = True
         self.finished = False
+        self.handed_over = False
         self._lock = threading.Lock()
 
     def give_up(self) -> bool:
@@ -196,15 +200,39 @@ def _refused(request, client: str):
     return response
 
 
-def _finished_with(content: Iterator[bytes], place: _Place) -> Iterator[bytes]:
-    # Iterated by the server after the view returned: the stream's generation thread starts at the first
-    # item and copies this context, so it inherits the place (generations/streaming.py).
-    _held.set(place)
-    try:
-        yield from content
-    finally:
-        _held.set(None)
-        place.finish()
+class _Carried:
+    """A streamed body that carries its request's place: set for the thread the stream starts, ended by the stream.
+
+    An object with close(), not a generator: Django and the server call close() even when the body was never
+    iterated (a client gone before the first byte), and the place must end then too.
+    """
+
+    def __init__(self, content: Iterator[bytes], place: _Place):
+        self.content = content
+        self.place = place
+
+    def __iter__(self) -> Iterator[bytes]:
+        _held.set(self.place)  # iterated by the server after the view returned: the thread copies this context
+        try:
+            yield from self.content
+        finally:
+            _held.set(None)
+            self.close()
+
+    def close(self) -> None:
+        close = getattr(self.content, "close", None)
+        if close is not None:
+            close()
+        self.place.finish()
+
+
+def carried(content: Iterator[bytes]) -> Iterator[bytes]:
+    """Hand the running request's place over to its streamed body (a generation's events); as is outside one."""
+    place = _held.get()
+    if place is None:
+        return content
+    place.handed_over = True
+    return _Carried(content, place)
 
 
 class FairShareMiddleware:
@@ -231,9 +259,7 @@ class FairShareMiddleware:
             raise
         finally:
             _held.reset(token)
-        if response.streaming:
-            response.streaming_content = _finished_with(response.streaming_content, place)
-        else:
+        if not place.handed_over:
             place.finish()
         return response
 
@@ -252,3 +278,17 @@ def released() -> Iterator[None]:
         yield
     finally:
         place.take_back()
+
+
+@contextmanager
+def reclaimed() -> Iterator[None]:
+    """Inside `released()`: hold the place again for work that computes here (the local renderer), bounded."""
+    place = _held.get()
+    if place is None or place.held or place.finished:
+        yield
+        return
+    place.take_back()
+    try:
+        yield
+    finally:
+        place.give_up()

@@ -130,9 +130,6 @@ PartialCallback = Callable[[PartialImage], None]
 class ImageProvider(ABC):
     name: str
     streams: bool = False  # relays partial images to `on_partial` while it generates
-    # Its calls wait on the network: a request gives its fair-share place up meanwhile (gih/fair_share.py).
-    # A provider that computes in this process keeps it, or one client's renders would crowd out the others.
-    remote: bool = True
 
     @abstractmethod
     def generate(self, request: ProviderRequest, *, on_partial: PartialCallback | None = None) -> ProviderResult:

@@ -14,6 +14,8 @@ import hashlib
 import io
 import textwrap
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 from django.conf import settings
 from PIL import Image, ImageDraw, ImageFont, ImageOps
@@ -26,7 +28,10 @@ from generations.providers.base import (
     ProviderRequest,
     ProviderResult,
 )
+from gih import fair_share
 from gih.offload import off_loop
+
+T = TypeVar("T")
 
 AUTO_SIZE = (1024, 1024)
 AUTO_QUALITY = "high"  # what `auto` is priced as (generations/pricing.py)
@@ -131,12 +136,18 @@ def coarse(image: Image.Image, step: int, steps: int) -> Image.Image:
     return small.resize(image.size, Image.Resampling.NEAREST)
 
 
+def _computed(work: Callable[[], T]) -> T:
+    with fair_share.reclaimed():
+        return off_loop(work)
+
+
 class LocalProvider(ImageProvider):
-    """Draws in this process: in real threads (gih/offload.py), so a big render never stalls the event loop."""
+    """Draws in this process: in real threads (gih/offload.py), so a big render never stalls the event loop,
+    and holding the request's fair-share place (gih/fair_share.py), so one client's renders (free with test
+    keys) cannot crowd out the others. The simulated delay holds neither."""
 
     name = "local"
     streams = True
-    remote = False
 
     def generate(self, request: ProviderRequest, *, on_partial: PartialCallback | None = None) -> ProviderResult:
         width, height = _parse_size(request.size)
@@ -146,7 +157,7 @@ class LocalProvider(ImageProvider):
         partials = request.partial_images if on_partial is not None else 0
         # The configured delay is spread over the partials and the final image, as a real stream would.
         pause = settings.LOCAL_PROVIDER_DELAY_SECONDS / (partials + 1)
-        pictures = off_loop(
+        pictures = _computed(
             lambda: [
                 draw_image(request.prompt, width, height, index, references, transparent=transparent)
                 for index in range(request.n)
@@ -155,7 +166,7 @@ class LocalProvider(ImageProvider):
         for step in range(partials):
             if pause > 0:
                 time.sleep(pause)
-            partial = off_loop(
+            partial = _computed(
                 lambda step=step: encode_image(
                     coarse(pictures[0], step, partials), output_format, request.output_compression
                 )
@@ -164,7 +175,7 @@ class LocalProvider(ImageProvider):
         if pause > 0:
             time.sleep(pause)
         quality = request.quality if request.quality in usage.OUTPUT_TOKENS_AT_1024 else AUTO_QUALITY
-        images = off_loop(
+        images = _computed(
             lambda: [encode_image(picture, output_format, request.output_compression) for picture in pictures]
         )
         return ProviderResult(

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from django.test import RequestFactory
 from rest_framework.test import APIClient
 
@@ -275,20 +275,17 @@ def test_a_page_is_refused_in_plain_text_with_its_length(share):
         assert refused["Content-Length"] == str(len(refused.content))  # answered before CommonMiddleware
 
 
-def test_a_streamed_response_keeps_its_place_until_the_stream_ends(share):
+def test_a_carried_stream_keeps_its_place_until_it_ends_and_other_streamed_bodies_do_not(share, tmp_path):
     share.FAIR_SHARE_CONCURRENCY = 1
     share.FAIR_SHARE_WAIT_SECONDS = 0.05
     go = threading.Event()
 
-    def stream(request):
-        def body():
-            yield b"first"
-            go.wait(HANG)
-            yield b"last"
+    def events():
+        yield b"first"
+        go.wait(HANG)
+        yield b"last"
 
-        return StreamingHttpResponse(body())
-
-    gate = FairShareMiddleware(stream)
+    gate = FairShareMiddleware(lambda request: StreamingHttpResponse(fair_share.carried(events())))
     response = gate(request_from("10.0.0.10"))
     assert requests_in_share("ip:10.0.0.10") == 1  # the view returned; the stream holds the place
     content = iter(response.streaming_content)
@@ -297,14 +294,52 @@ def test_a_streamed_response_keeps_its_place_until_the_stream_ends(share):
     go.set()
     assert list(content) == [b"last"]
     response.close()
-
     assert requests_in_share("ip:10.0.0.10") == 0
-    assert FairShareMiddleware(lambda request: HttpResponse("ok"))(request_from("10.0.0.10")).status_code == 200
+
+    # A stream the server closes before its first byte (the client left) ends its place too.
+    unread = gate(request_from("10.0.0.10"))
+    unread.close()
+    assert requests_in_share("ip:10.0.0.10") == 0
+
+    # A file (sent with sendfile, never iterated here) or any other streamed body ends it when the view returns.
+    (tmp_path / "style.css").write_text("body {}")
+    files = FairShareMiddleware(lambda request: FileResponse((tmp_path / "style.css").open("rb")))
+    for _ in range(3):
+        files(request_from("10.0.0.10")).close()
+    assert requests_in_share("ip:10.0.0.10") == 0
+
+
+def test_reclaimed_holds_the_place_again_for_work_that_computes_here(share):
+    share.FAIR_SHARE_CONCURRENCY = 1
+    share.FAIR_SHARE_WAIT_SECONDS = 0.05
+    computing, waiting, done = threading.Event(), threading.Event(), threading.Event()
+
+    def view(request):
+        with fair_share.released():
+            with fair_share.reclaimed():
+                computing.set()
+                waiting.wait(HANG)  # stands for the render: the place is held meanwhile
+            done.wait(HANG)  # stands for the simulated delay: the place is free
+        return HttpResponse("rendered")
+
+    gate = FairShareMiddleware(view)
+    other = FairShareMiddleware(lambda request: HttpResponse("ok"))
+    threads, answers = in_threads(1, lambda: gate(request_from("10.0.0.11")))
+    computing.wait(HANG)
+    during_work = other(request_from("10.0.0.11"))
+    waiting.set()
+    wait_for(lambda: other(request_from("10.0.0.11")).status_code == 200, "the place to be free again")
+    done.set()
+    threads[0].join(HANG)
+
+    assert during_work.status_code == 429
+    assert answers[0].status_code == 200
+    assert requests_in_share("ip:10.0.0.11") == 0
 
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("remote", [False, True], ids=["local renderer", "remote provider"])
-def test_a_streamed_generation_keeps_its_place_while_rendering_here_and_gives_it_up_while_waiting_on_a_provider(
+def test_a_streamed_generation_holds_its_place_and_gives_it_up_while_waiting(
     share, make_user, openai_standin, s3_storage, remote
 ):
     from generations.models import Generation
@@ -333,7 +368,7 @@ def test_a_streamed_generation_keeps_its_place_while_rendering_here_and_gives_it
     meanwhile = api.get("/api/v1/credits")
     threads[0].join(HANG)
 
-    assert meanwhile.status_code == (200 if remote else 429), meanwhile.content
+    assert meanwhile.status_code == 200, meanwhile.content  # the stream waits (on the provider, or the delay)
     assert b"image_generation.completed" in streamed[0]
     assert requests_in_share(f"user:{user.pk}") == 0
 
