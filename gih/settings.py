@@ -80,6 +80,8 @@ MIDDLEWARE = [
     "gih.logs.RequestIdMiddleware",
     # Before anything costly: one client's flood waits here, not in the event loop (gih/fair_share.py).
     "gih.fair_share.FairShareMiddleware",
+    # A chunked request body, read within the client's share (and not at all for an API call without a key).
+    "gih.chunked.ChunkedBodyMiddleware",
     # Before SecurityMiddleware, so a plain-HTTP API call is refused rather than redirected.
     "gih.https.ApiHttpsOnlyMiddleware",
     "django.middleware.security.SecurityMiddleware",

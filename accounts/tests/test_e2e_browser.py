@@ -104,7 +104,8 @@ def test_it_signs_up_creates_a_key_generates_through_the_api_and_shows_the_resul
     expect(page.get_by_text(generation["id"])).to_be_visible()
     thumbnail = page.locator(".gen-thumb img").first
     expect(thumbnail).to_be_visible()
-    assert thumbnail.evaluate("image => image.naturalWidth") == 1024  # the real PNG was served
+    # decode() waits for the (lazy) image to load, and fails if it cannot: visible is not loaded yet.
+    assert thumbnail.evaluate("image => image.decode().then(() => image.naturalWidth)") == 1024  # the real PNG
 
     page.get_by_text(generation["id"]).click()
     expect(page.get_by_role("link", name="Download")).to_have_attribute("download", f"{generation['id']}-1.png")

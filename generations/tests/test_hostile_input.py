@@ -135,3 +135,19 @@ def test_it_answers_http_gunicorn_cannot_parse_with_a_json_envelope(web, data, s
     answered, body = raw_request(web, data)
     assert answered == status
     assert body["error"]["code"] == code and body["error"]["message"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_anonymous_chunked_api_body_is_not_read_before_its_401(web):
+    # Headers and a first chunk, then nothing: a server that read the whole body would wait here forever.
+    head = (
+        b"POST /api/v1/images/generations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n" + b"10000\r\n" + b"x" * 0x10000 + b"\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", web.port), timeout=30) as sock:
+        sock.sendall(head)
+        answer = b""
+        while b"missingApiKey" not in answer and (chunk := sock.recv(65536)):
+            answer += chunk
+    assert answer.split(b" ", 2)[1] == b"401", answer
+    assert b'"missingApiKey"' in answer
