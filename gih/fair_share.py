@@ -45,7 +45,6 @@ from django.http import HttpResponse
 from prometheus_client import Counter
 
 from gih.client_ip import client_ip_of
-from gih.errors import envelope_response
 from gih.openai_errors import is_openai_path
 
 # Answered whatever the load: probes and the scrape must not queue behind a flood.
@@ -191,6 +190,9 @@ class _Place:
 
 
 def _refused(request, client: str):
+    # Imported here: the local renderer imports this module, and runs where DRF cannot load (the OpenAI stand-in).
+    from gih.errors import envelope_response
+
     REFUSED.labels(kind=client.split(":", 1)[0]).inc()
     if request.path.startswith("/api/") or is_openai_path(request.path):
         response = envelope_response(request.path, 429, "rate_limited", MESSAGE, RETRY_AFTER)
