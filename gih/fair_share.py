@@ -6,10 +6,10 @@ at any moment, and a bystander's `/credits` waited behind all of them at each of
 round trips: its p99 went from 24 ms to 2.5 s. Here each client may have at most
 FAIR_SHARE_CONCURRENCY requests running in a process; its other requests wait, parked (no CPU,
 no database connection), up to FAIR_SHARE_WAIT_SECONDS, then get 429 rate_limited with
-Retry-After. (Refusing at once beyond a number of waiting requests was tried: the flood then
+Retry-After. Another client's request then shares the loop with a few greenlets per client, not
+with the whole flood. (Refusing at once beyond a number of waiting requests was tried: the flood
 came back as fast as it was refused, 63,000 429s in 17 s, and the bystander's p99 went to 355 ms.
-Parked, a flood throttles itself.) Another client's request then shares the loop with a few greenlets per client,
-not with the whole flood.
+Parked, a flood throttles itself.)
 
 Who is a client, cheaply and without letting anyone pose as someone else: a bearer token counts
 as its user only once that exact token (a digest of it) has authenticated in this process
@@ -59,7 +59,7 @@ REFUSED = Counter("gih_fair_share_refused", "Requests refused because their clie
 _lock = threading.Lock()
 _shares: dict[str, tuple[threading.BoundedSemaphore, int]] = {}  # client -> (semaphore, holders + waiters)
 _known_tokens: OrderedDict[bytes, int] = OrderedDict()  # digest of a token -> its user's id (least recent first)
-# The semaphore the running request holds. A context variable, not a threading.local: each greenlet and thread
+# The place the running request holds. A context variable, not a threading.local: each greenlet and thread
 # has its own context whatever the import order relative to gevent's patching (as the log context in gih/logs.py).
 _held: ContextVar["_Place | None"] = ContextVar("gih_fair_share_held", default=None)
 
