@@ -37,6 +37,7 @@ def production_env() -> dict[str, str]:
         "REDIS_URL": "redis://127.0.0.1:6379/0",
         "AWS_STORAGE_BUCKET_NAME": "x",
         "OPENAI_API_KEY": "sk-test",
+        "TRUSTED_PROXY_COUNT": "1",  # behind the documented TLS proxy (README, Deploying)
     }
 
 
@@ -59,6 +60,14 @@ def test_it_passes_the_deployment_checks_in_production():
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+def test_its_deployment_checks_name_a_proxy_it_cannot_see_past():
+    env = {name: value for name, value in production_env().items() if name != "TRUSTED_PROXY_COUNT"}
+    result = run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], env)
+
+    assert result.returncode != 0
+    assert "gih.W001" in result.stdout + result.stderr
 
 
 def test_it_uses_the_production_services_it_is_given():
