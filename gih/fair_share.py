@@ -45,6 +45,7 @@ from django.http import HttpResponse
 from prometheus_client import Counter
 
 from gih.client_ip import client_ip_of
+from gih.keyed_semaphores import KeyedSemaphores
 from gih.openai_errors import is_openai_path
 
 # Answered whatever the load: probes and the scrape must not queue behind a flood.
@@ -57,7 +58,7 @@ RETRY_AFTER = {"Retry-After": "1"}
 REFUSED = Counter("gih_fair_share_refused", "Requests refused because their client's share stayed full.", ["kind"])
 
 _lock = threading.Lock()
-_shares: dict[str, tuple[threading.BoundedSemaphore, int]] = {}  # client -> (semaphore, holders + waiters)
+_shares = KeyedSemaphores(lambda: settings.FAIR_SHARE_CONCURRENCY)  # client -> its places
 _known_tokens: OrderedDict[bytes, int] = OrderedDict()  # digest of a token -> its user's id (least recent first)
 # The place the running request holds. A context variable, not a threading.local: each greenlet and thread
 # has its own context whatever the import order relative to gevent's patching (as the log context in gih/logs.py).
@@ -120,27 +121,9 @@ def _learn_session(request) -> None:
         forget(_SESSION + session)
 
 
-def _join(client: str) -> threading.BoundedSemaphore:
-    """The client's semaphore, counting this request in."""
-    with _lock:
-        semaphore, users = _shares.get(client) or (threading.BoundedSemaphore(settings.FAIR_SHARE_CONCURRENCY), 0)
-        _shares[client] = (semaphore, users + 1)
-        return semaphore
-
-
-def _leave(client: str) -> None:
-    with _lock:
-        semaphore, users = _shares[client]
-        if users == 1:
-            del _shares[client]  # idle clients cost nothing
-        else:
-            _shares[client] = (semaphore, users - 1)
-
-
 def requests_in_share(client: str) -> int:
     """Running and waiting requests of `client` in this process (0 when idle): for tests."""
-    with _lock:
-        return _shares.get(client, (None, 0))[1]
+    return _shares.users(client)
 
 
 class _Place:
@@ -186,7 +169,7 @@ class _Place:
             held, self.held = self.held, False
         if held:
             self.semaphore.release()
-        _leave(self.client)
+        _shares.leave(self.client)
 
 
 def _refused(request, client: str):
@@ -247,9 +230,9 @@ class FairShareMiddleware:
         if settings.FAIR_SHARE_CONCURRENCY <= 0 or request.path in EXEMPT_PATHS:
             return self.get_response(request)
         client = client_of(request.META, request.COOKIES)
-        semaphore = _join(client)
+        semaphore = _shares.join(client)
         if not semaphore.acquire(timeout=settings.FAIR_SHARE_WAIT_SECONDS):
-            _leave(client)
+            _shares.leave(client)
             return _refused(request, client)
         place = _Place(client, semaphore)
         token = _held.set(place)

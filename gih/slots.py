@@ -11,7 +11,6 @@ then get 503 account_busy (Retry-After). Other accounts are untouched.
 Semaphores come from `threading`, which gevent patches: a waiting greenlet yields.
 """
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -19,28 +18,9 @@ from django.conf import settings
 from django.db import connection
 
 from billing.services import AccountBusy
+from gih.keyed_semaphores import KeyedSemaphores
 
-_lock = threading.Lock()
-_slots: dict[int, tuple[threading.BoundedSemaphore, int]] = {}  # account id -> (semaphore, holders + waiters)
-
-
-def _join(account_id: int) -> threading.BoundedSemaphore:
-    with _lock:
-        semaphore, users = _slots.get(account_id) or (
-            threading.BoundedSemaphore(settings.ACCOUNT_MAX_CONCURRENT_CHARGES),
-            0,
-        )
-        _slots[account_id] = (semaphore, users + 1)
-        return semaphore
-
-
-def _leave(account_id: int) -> None:
-    with _lock:
-        semaphore, users = _slots[account_id]
-        if users == 1:
-            del _slots[account_id]  # idle accounts cost nothing
-        else:
-            _slots[account_id] = (semaphore, users - 1)
+_slots = KeyedSemaphores(lambda: settings.ACCOUNT_MAX_CONCURRENT_CHARGES)  # account id -> its charge slots
 
 
 @contextmanager
@@ -50,7 +30,7 @@ def account_slot(account_id: int) -> Iterator[None]:
     A request that has to wait gives its database connection back to the pool first
     (outside a transaction only), so waiting costs no connection.
     """
-    semaphore = _join(account_id)
+    semaphore = _slots.join(account_id)
     try:
         if not semaphore.acquire(blocking=False):
             if not connection.in_atomic_block:
@@ -62,10 +42,9 @@ def account_slot(account_id: int) -> Iterator[None]:
         finally:
             semaphore.release()
     finally:
-        _leave(account_id)
+        _slots.leave(account_id)
 
 
 def account_slots_in_use(account_id: int) -> int:
     """Holders and waiters of the account's slots in this process (0 when idle): for tests and metrics."""
-    with _lock:
-        return _slots.get(account_id, (None, 0))[1]
+    return _slots.users(account_id)
