@@ -166,6 +166,24 @@ class PrivateMoto:
             self._server = None
 
 
+def live_hub_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The environment of a gunicorn for a test: this test's database and Redis, its own var dir, plus `extra`."""
+    from urllib.parse import urlsplit
+
+    from django.conf import settings
+    from django.db import connection
+
+    database = urlsplit(os.environ["DATABASE_URL"])._replace(path="/" + connection.settings_dict["NAME"])
+    return {
+        "PATH": os.environ["PATH"],
+        "DJANGO_SETTINGS_MODULE": "gih.settings",
+        "DATABASE_URL": database.geturl(),
+        "REDIS_URL": settings.REDIS_URL,
+        "GIH_VAR_DIR": str(tmp_path / "var"),
+        **extra,
+    }
+
+
 class LiveGunicorn:
     """The web process as the Procfile runs it (`gunicorn gih.wsgi`, gunicorn.conf.py, gevent) on a free port."""
 

@@ -3,9 +3,6 @@
 S3 is a moto server of this module's own, stopped and started again (the session's shared one stays up).
 """
 
-import os
-from urllib.parse import urlsplit
-
 import pytest
 import requests
 from django.test import Client
@@ -92,21 +89,9 @@ def test_probes_are_exempt_from_the_https_requirement(settings):
 def test_readyz_checks_the_database_under_gunicorns_gevent_workers(tmp_path):
     # Regression: django-health-check's own (async) view runs the checks on an asyncio loop, where
     # Django refuses every database call under gevent; the probe then said "database: unknown error".
-    from django.conf import settings
-    from django.db import connection
+    from testsupport.servers import LiveGunicorn, live_hub_env
 
-    from testsupport.servers import LiveGunicorn
-
-    env = {
-        "PATH": os.environ["PATH"],
-        "DJANGO_SETTINGS_MODULE": "gih.settings",
-        "DATABASE_URL": urlsplit(os.environ["DATABASE_URL"])
-        ._replace(path="/" + connection.settings_dict["NAME"])
-        .geturl(),
-        "REDIS_URL": settings.REDIS_URL,
-        "GIH_VAR_DIR": str(tmp_path / "var"),
-    }
-    with LiveGunicorn(env, tmp_path / "gunicorn.log") as web:
+    with LiveGunicorn(live_hub_env(tmp_path), tmp_path / "gunicorn.log") as web:
         response = requests.get(f"{web.url}/readyz", timeout=30)
 
     assert response.status_code == 200, (response.text, web.log())
