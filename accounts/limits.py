@@ -93,25 +93,34 @@ def _smaller(a: int | None, b: int | None) -> int | None:
     return b if a is None else a if b is None else min(a, b)
 
 
-# The key's own limits and its account type's defaults in one round trip (every generation request reads them).
-_LIMITS_COLUMNS = (
+# The key's own limits and its account type's defaults in one round trip (every generation request reads them:
+# in the query that authenticates it, billing.api_key_loaders.api_key_for_generation, or in effective_limits below).
+LIMITS_COLUMNS = (
     "k.rate_limit_per_minute, k.max_concurrent, k.spend_limit, k.spend_period, k.allowed_models, k.allowed_ips, "
     "t.rate_limit_per_minute, t.max_concurrent, t.spend_limit, t.spend_period, t.allowed_models"
 )
-_LIMITS_TABLES = (
-    f"FROM {ApiKey._meta.db_table} k "
-    f"LEFT JOIN {CreditAccount._meta.db_table} a ON a.user_id = k.user_id "
-    f"LEFT JOIN {AccountTypeLimits._meta.db_table} t ON t.account_type = a.account_type"
-)
+LIMITS_WIDTH = LIMITS_COLUMNS.count(",") + 1
+LIMITS_JOIN = f"LEFT JOIN {AccountTypeLimits._meta.db_table} t ON t.account_type = a.account_type"
+_LIMITS_TABLES = f"FROM {ApiKey._meta.db_table} k LEFT JOIN {CreditAccount._meta.db_table} a ON a.user_id = k.user_id"
 
 
 def effective_limits(api_key: ApiKey) -> EffectiveLimits:
-    """The limits enforced for this key now, read fresh (an edit applies to the key's next request)."""
+    """The limits enforced for this key now, read fresh (an edit applies to the key's next request).
+
+    A generation request's key comes with them, read by the query that authenticated it this request
+    (`limits_at_auth`); any other key reads them here.
+    """
+    preloaded = getattr(api_key, "limits_at_auth", None)
+    if preloaded is not None:
+        return preloaded
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {_LIMITS_COLUMNS} {_LIMITS_TABLES} WHERE k.id = %s", [api_key.pk])
+        cursor.execute(f"SELECT {LIMITS_COLUMNS} {_LIMITS_TABLES} {LIMITS_JOIN} WHERE k.id = %s", [api_key.pk])
         row = cursor.fetchone()
-    if row is None:
-        return EffectiveLimits()
+    return limits_from_row(row) if row is not None else EffectiveLimits()
+
+
+def limits_from_row(row) -> EffectiveLimits:
+    """EffectiveLimits from LIMITS_COLUMNS' values."""
     names = ("rate_limit_per_minute", "max_concurrent", "spend_limit", "spend_period", "allowed_models")
     own = dict(zip(names, row[:5], strict=True))
     default = dict(zip(names, row[6:], strict=True))

@@ -12,7 +12,7 @@ from billing.models import CreditAccount
 
 # The key (k), its user (u) and their credit account (a), found by lookup prefix. Raw SQL because every
 # API request runs it: the ORM spent ~1.8 ms of CPU building and reading the same three-table query
-# (bench/RESULTS.md). billing.selectors.api_key_with_balance extends it with the balance for /credits.
+# (bench/RESULTS.md). billing.api_key_loaders extends it for /credits and generation requests.
 API_KEY_COLUMNS = (
     "k.id, k.user_id, k.digest, k.revoked_at, k.expires_at, k.last_used_at, k.mode, u.is_active, a.account_type, "
     "k.allowed_ips"

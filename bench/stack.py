@@ -200,10 +200,7 @@ def start_services(*, photo: bool) -> Stack:
     stack = Stack(env={})
     try:
         stack.s3_port = free_port()
-        s3_argv = [
-            str(BIN / "gunicorn"), "-c", "python:bench.moto_app", "--bind", f"{HOST}:{stack.s3_port}",
-            "bench.moto_app:app",
-        ]  # fmt: skip
+        s3_argv = [str(BIN / "python"), "-m", "bench.moto_app", str(stack.s3_port)]
         s3 = Proc.start("s3", s3_argv, _base_env())  # keep-alive, as a real object store (bench/moto_app.py)
         stack.procs["s3"] = s3
         standin_key = _standin_key()

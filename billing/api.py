@@ -11,9 +11,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.services import api_key_authenticate, bearer_value
+from billing.api_key_loaders import api_key_with_balance
 from billing.openapi import REDEEM_SCHEMA, CreditsView
 from billing.redeeming import RedeemFailed, redeem
-from billing.selectors import api_key_with_balance, balance_get, balance_summary, batch_payload
+from billing.selectors import balance_get, balance_summary, batch_payload
 from gih.client_ip import client_ip
 from gih.errors import ApiError, error_response
 from gih.openapi import documented_by

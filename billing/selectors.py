@@ -9,8 +9,7 @@ from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from accounts.limits import json_list
-from accounts.selectors import API_KEY_COLUMNS, API_KEY_TABLES, API_KEY_WIDTH, aware
+from accounts.selectors import aware
 from billing.models import (
     AccountType,
     CheckoutOrder,
@@ -105,72 +104,6 @@ def balance_from_batches(account_type: str | None, batches: list[UsableBatch]) -
             for batch in expiring[:EXPIRING_BATCHES_SHOWN]
         ],
     }
-
-
-@dataclass
-class ApiKeyWithBalance:
-    """What api_key_authenticate checks of a key (accounts.services.LoadedKey), and its owner's balance.
-
-    Plain values, not model instances: building those cost more than the rest of the request.
-    """
-
-    pk: int
-    user_id: int
-    digest: str
-    revoked_at: datetime | None
-    expires_at: datetime | None
-    last_used_at: datetime | None
-    user_is_active: bool
-    mode: str
-    allowed_ips: list[str]
-    balance: dict
-
-
-# Table names come from the models; a renamed column breaks loudly in the tests.
-_API_KEY_WITH_BALANCE_SQL = f"""
-    SELECT {API_KEY_COLUMNS}, b.id, b.remaining, b.expires_at, b.source
-    {API_KEY_TABLES}
-    LEFT JOIN {CreditBatch._meta.db_table} b
-           ON b.account_id = k.user_id AND b.remaining > 0 AND (b.expires_at IS NULL OR b.expires_at > %s)
-    WHERE k.prefix = %s
-    ORDER BY b.expires_at ASC NULLS LAST, b.created_at, b.id
-"""
-
-
-def api_key_with_balance(prefix: str, *, now: datetime) -> ApiKeyWithBalance | None:
-    """The key with this lookup prefix and its owner's balance, in one query; a loader for api_key_authenticate.
-
-    Why raw SQL: clients poll GET /api/v1/credits, and the ORM spent ~10x the CPU of the
-    query itself building the two queries it took (bench/RESULTS.md). The batch filter
-    and order are usable_batches()'s; the tests hold the two to the same answers. It runs
-    on PostgreSQL and on the embedded SQLite (which returns naive UTC datetimes).
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(_API_KEY_WITH_BALANCE_SQL, [connection.ops.adapt_datetimefield_value(now), prefix])
-        rows = cursor.fetchall()
-    if not rows:
-        return None
-    # API_KEY_COLUMNS' values, then the batch's four (NULL when the user has no usable batch).
-    key_id, user_id, digest, revoked_at, expires_at, last_used_at, mode, is_active, account_type, allowed_ips = rows[
-        0
-    ][:API_KEY_WIDTH]
-    batches = [
-        UsableBatch(batch_id, remaining, aware(batch_expires_at), source)
-        for batch_id, remaining, batch_expires_at, source in (row[API_KEY_WIDTH:] for row in rows)
-        if batch_id is not None
-    ]
-    return ApiKeyWithBalance(
-        pk=key_id,
-        user_id=user_id,
-        digest=digest,
-        revoked_at=aware(revoked_at),
-        expires_at=aware(expires_at),
-        last_used_at=aware(last_used_at),
-        user_is_active=bool(is_active),
-        mode=mode,
-        allowed_ips=json_list(allowed_ips),
-        balance=balance_from_batches(account_type, batches),
-    )
 
 
 def batch_payload(batch: CreditBatch) -> dict:

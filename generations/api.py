@@ -11,6 +11,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.authentication import GenerationApiKeyAuthentication
 from billing.selectors import balance_get, balance_summary
 from generations import openapi, selectors
 from generations.admission import Admission, admission_for
@@ -162,6 +163,7 @@ class ImageGenerationView(RateLimitHeadersMixin, APIView):
     """POST /api/v1/images/generations (and /images/edits for OpenAI SDK clients)."""
 
     parser_classes = [JSONParser, MultiPartParser, FormParser]
+    authentication_classes = [GenerationApiKeyAuthentication]  # its query reads the key's limits and credits too
     edit = False
 
     def post(self, request):

@@ -12,6 +12,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.authentication import GenerationApiKeyAuthentication
 from billing.selectors import balance_get, balance_summary
 from generations import openai_shapes, selectors
 from generations.api import (
@@ -122,6 +123,7 @@ class ImagesView(RateLimitHeadersMixin, APIView):
     """POST /v1/images/generations and /v1/images/edits."""
 
     parser_classes = [JSONParser, MultiPartParser, FormParser]
+    authentication_classes = [GenerationApiKeyAuthentication]  # its query reads the key's limits and credits too
     renderer_classes = [OrjsonRenderer]  # b64_json answers are megabytes
     edit = False
 

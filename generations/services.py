@@ -96,7 +96,7 @@ def generation_submit(
     credits_per_image = spec.credits_per_image if livemode else 0  # a test key's generation is free
     if livemode:
         # A refusal must be cheap: checked before queueing for the account's slot and row lock.
-        credits_precheck(user=user, amount=spec.credits)
+        credits_precheck(user=user, amount=spec.credits, available=getattr(api_key, "credits_at_auth", None))
     now = timezone.now()  # one instant: a sync generation starts when it is created
     claimed = {} if spec.is_async else {"status": Status.RUNNING, "started_at": now, "attempts": 1, "heartbeat_at": now}
     try:

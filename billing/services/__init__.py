@@ -26,6 +26,7 @@ from billing.services.grants import credits_adjust, credits_expire_due, credits_
 from billing.services.ledger import (
     MAX_CREDITS_PER_MOVEMENT,
     AccountBusy,
+    AlreadyCharged,
     InsufficientCredits,
     RefundResult,
     credit_account_get,
@@ -46,6 +47,7 @@ __all__ = [
     "ACCOUNT_TYPE_RANK",
     "MAX_CREDITS_PER_MOVEMENT",
     "AccountBusy",
+    "AlreadyCharged",
     "InsufficientCredits",
     "OrderGrant",
     "RedemptionRefused",

@@ -23,7 +23,9 @@ def credits_charge(*, user, amount: int, generation, note: str = "") -> int:
     """Charge a generation before its provider call; returns the amount, or raises InsufficientCredits writing nothing.
 
     Runs in (or joins) a transaction: the caller creates the generation row in the same
-    transaction, so a refused charge leaves no generation behind either.
+    transaction, so a refused charge leaves no generation behind either. A generation already
+    charged raises AlreadyCharged (checked in the batches' statement, under the account lock: ledger._take);
+    with no usable credits left at all, that refusal is InsufficientCredits instead. Either way nothing is taken twice.
     """
     if amount <= 0:
         raise ValueError("A charge must be a positive number of credits.")
@@ -31,8 +33,6 @@ def credits_charge(*, user, amount: int, generation, note: str = "") -> int:
     # rolls back (the generation row goes with it). Two round trips fewer per generation.
     with transaction.atomic(savepoint=False):
         account = _lock_account_bounded(user.pk)
-        if LedgerEntry.objects.filter(generation=generation, kind=LedgerEntry.Kind.CHARGE).exists():
-            raise ValueError(f"Generation {generation.pk} is already charged.")
         _take(account, amount, kind=LedgerEntry.Kind.CHARGE, now=timezone.now(), generation=generation, note=note)
     return amount
 
@@ -46,15 +46,18 @@ def credit_account_lock(*, user) -> CreditAccount:
     return _lock_account_bounded(user.pk)
 
 
-def credits_precheck(*, user, amount: int) -> None:
+def credits_precheck(*, user, amount: int, available: int | None = None) -> None:
     """Raise InsufficientCredits now if the balance as last committed cannot cover `amount`; reads, never locks.
 
     Why: callers check before they queue for the account lock (generations.services), so an
     account without credits flooding the API gets cheap 402s instead of holding pooled
     connections waiting on its own row. The charge re-checks under the lock, and that
     check is the one that counts (a concurrent grant may still make this one pessimistic).
+    `available`: the usable credits when the caller read them this request already (the
+    generation views, in the query that authenticated the key: billing.api_key_loaders).
     """
-    available = sum(batch.remaining for batch in usable_batch_rows(user.pk, timezone.now()))
+    if available is None:
+        available = sum(batch.remaining for batch in usable_batch_rows(user.pk, timezone.now()))
     if available < amount:
         raise InsufficientCredits(needed=amount, available=available)
 

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import F
+from django.db.models import Exists, F
 
 from billing.models import (
     AccountType,
@@ -44,11 +44,29 @@ def credit_account_get(*, user) -> CreditAccount:
     return account
 
 
+class AlreadyCharged(ValueError):
+    """The generation has a charge already: a second one would take its credits twice."""
+
+    def __init__(self, generation_id) -> None:
+        super().__init__(f"Generation {generation_id} is already charged.")
+
+
 def _take(
     account: CreditAccount, amount: int, *, kind: str, now: datetime, generation=None, actor=None, note: str = ""
 ) -> list[LedgerEntry]:
-    """Take `amount` from usable batches (soonest-expiring first); the account must be locked."""
-    batches = list(usable_batches(account.pk, now).select_for_update())
+    """Take `amount` from usable batches (soonest-expiring first); the account must be locked.
+
+    A charge refuses (AlreadyCharged) a generation that has one. The look rides on the batches' own
+    statement: it starts after the account lock was granted, so it sees every charge committed by an
+    earlier holder of that lock, and every charge of the generation's owner takes that lock.
+    """
+    batches = usable_batches(account.pk, now).select_for_update()
+    if generation is not None and kind == LedgerEntry.Kind.CHARGE:
+        earlier = LedgerEntry.objects.filter(generation=generation, kind=kind)
+        batches = batches.annotate(already_charged=Exists(earlier))
+    batches = list(batches)
+    if batches and getattr(batches[0], "already_charged", False):
+        raise AlreadyCharged(generation.pk)
     available = sum(batch.remaining for batch in batches)
     if available < amount:
         raise InsufficientCredits(needed=amount, available=available)

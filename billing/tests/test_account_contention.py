@@ -13,7 +13,7 @@ from django.db import connection, transaction
 
 from billing.models import CreditAccount, LedgerEntry
 from billing.selectors import balance_get
-from billing.services import AccountBusy, InsufficientCredits, credits_charge, credits_precheck
+from billing.services import AccountBusy, AlreadyCharged, InsufficientCredits, credits_charge, credits_precheck
 from billing.tests.factories import make_generation
 from generations.models import Generation
 from generations.tests.factories import GENERATIONS_URL, api_client_for
@@ -130,3 +130,31 @@ def test_it_lets_only_a_few_charges_of_one_account_run_at_once(make_user, settin
     assert account_slots_in_use(tenant.pk) == 0
     with account_slot(tenant.pk):  # free again
         pass
+
+
+def test_many_threads_charging_one_generation_charge_it_once(make_user):
+    """The double-charge refusal reads the ledger after the account lock is granted (billing.services.ledger._take):
+    of 12 threads charging the same committed generation at once, one charges and the rest are refused."""
+    user = make_user(credits=100)
+    generation = make_generation(user, n=1, credits_per_image=3)
+    start, outcomes = threading.Barrier(12), []
+
+    def charge_it() -> None:
+        try:
+            start.wait(timeout=30)
+            with transaction.atomic():
+                outcomes.append(credits_charge(user=user, amount=3, generation=generation))
+        except AlreadyCharged:
+            outcomes.append("refused")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=charge_it) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert sorted(outcomes, key=str) == [3] + ["refused"] * 11
+    assert LedgerEntry.objects.filter(generation=generation, kind=LedgerEntry.Kind.CHARGE).count() == 1
+    assert balance_get(user=user)["credits"] == 97

@@ -9,7 +9,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.services import api_key_create, api_key_revoke
-from billing.selectors import api_key_with_balance, balance_get, usable_batch_rows, usable_batches
+from billing.api_key_loaders import api_key_with_balance
+from billing.selectors import balance_get, usable_batch_rows, usable_batches
 from billing.services import credits_grant
 from billing.tests.factories import charge, frozen_clock, make_generation
 
