@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from billing.services import credits_refund
@@ -22,6 +22,7 @@ from generations.events import announce_finished
 from generations.failures import FailureCode
 from generations.files import stored_delete
 from generations.models import GeneratedImage, Generation
+from generations.success_statement import succeed_in_one_statement
 from gih.db import retry_on_disconnect
 from gih.errors import GenerationFinished, GenerationRunning, NotFound
 
@@ -41,6 +42,16 @@ def generation_succeed(*, generation: Generation, stored: list[GeneratedImage], 
 
 def _succeed(generation: Generation, stored: list[GeneratedImage], attempt: int) -> Generation:
     now = timezone.now()
+    missing = generation.n - len(stored)
+    if not missing and connection.vendor == "postgresql":
+        # Nothing to refund: the UPDATE and the images' INSERT in one statement (success_statement.py).
+        if not succeed_in_one_statement(generation, stored, attempt, now):
+            return _not_won(generation, stored)
+        for image in stored:
+            image._state.adding, image._state.db = False, connection.alias
+        _record_success(generation, stored, now)
+        announce_finished(generation)
+        return generation
     with transaction.atomic():
         # Compare-and-set; the UPDATE also takes the row lock a refund expects first.
         won = Generation.objects.filter(pk=generation.pk, status=Status.RUNNING, attempts=attempt).update(
@@ -51,23 +62,10 @@ def _succeed(generation: Generation, stored: list[GeneratedImage], attempt: int)
             token_usage=generation.token_usage,
             provider_cost_usd=generation.provider_cost_usd,
         )
-        if not won and GeneratedImage.objects.filter(generation_id=generation.pk, file=stored[0].file.name).exists():
-            # A retry after our own COMMIT whose answer the dropped connection lost: it is done.
-            return Generation.objects.select_related("model").get(pk=generation.pk)
         if not won:
-            # Race detected: the reaper or staff failed (and refunded) it, or a newer
-            # attempt took it over, meanwhile. Its outcome stands; drop our images.
-            transaction.on_commit(partial(stored_delete, stored))
-            return Generation.objects.select_related("model").get(pk=generation.pk)
+            return _not_won(generation, stored)
         GeneratedImage.objects.bulk_create(stored)
-        # The response reads generation.images: hand it the rows just written (and their bytes)
-        # instead of a SELECT and, for b64_json, a download of what was uploaded a moment ago.
-        written = GeneratedImage.objects.filter(generation=generation)
-        written._result_cache, written._prefetch_done = stored, True  # what prefetch_related would leave
-        generation._prefetched_objects_cache = {"images": written}
-        generation.status = Status.SUCCEEDED
-        generation.finished_at = now
-        missing = generation.n - len(stored)
+        _record_success(generation, stored, now)
         if missing:
             result = credits_refund(
                 generation=generation,
@@ -77,6 +75,26 @@ def _succeed(generation: Generation, stored: list[GeneratedImage], attempt: int)
             _record_refund(generation, result.refunded)
         announce_finished(generation)
     return generation
+
+
+def _not_won(generation: Generation, stored: list[GeneratedImage]) -> Generation:
+    """The compare-and-set found the generation no longer running as this attempt: its outcome as it stands."""
+    if not GeneratedImage.objects.filter(generation_id=generation.pk, file=stored[0].file.name).exists():
+        # Race detected: the reaper or staff failed (and refunded) it, or a newer
+        # attempt took it over, meanwhile. Its outcome stands; drop our images.
+        transaction.on_commit(partial(stored_delete, stored))
+    # Else a retry after our own COMMIT whose answer the dropped connection lost: it is done.
+    return Generation.objects.select_related("model").get(pk=generation.pk)
+
+
+def _record_success(generation: Generation, stored: list[GeneratedImage], now) -> None:
+    """The written rows on the instance: the response reads generation.images from them (and their bytes)
+    instead of a SELECT and, for b64_json, a download of what was uploaded a moment ago."""
+    written = GeneratedImage.objects.filter(generation=generation)
+    written._result_cache, written._prefetch_done = stored, True  # what prefetch_related would leave
+    generation._prefetched_objects_cache = {"images": written}
+    generation.status = Status.SUCCEEDED
+    generation.finished_at = now
 
 
 def generation_fail(

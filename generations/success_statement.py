@@ -1,0 +1,50 @@
+"""A generation's success as one statement: the compare-and-set UPDATE and its image rows' INSERT, on PostgreSQL.
+
+Why: a sync generation's success was BEGIN, UPDATE, INSERT, COMMIT, four round trips on every image sold
+(bench/RESULTS.md). One statement is atomic by itself: the images are written only if the UPDATE won (a
+data-modifying CTE), and nothing is written if it did not. Columns and values come from the models' own fields
+(`pre_save`, `get_db_prep_save`), as the ORM's INSERT and UPDATE would send them. The embedded SQLite has no
+data-modifying CTEs: transitions.py keeps the ORM's transaction there and when a refund must go with the success.
+"""
+
+from datetime import datetime
+
+from django.db import connection
+
+from generations.models import GeneratedImage, Generation
+
+# What a success records on the generation row (besides status and finished_at).
+SUCCESS_FIELDS = ("provider_request_id", "provider_output", "token_usage", "provider_cost_usd")
+
+
+def succeed_in_one_statement(generation: Generation, stored: list[GeneratedImage], attempt: int, now: datetime) -> bool:
+    """Record the success and the images if `generation` is still running as `attempt`; whether it was."""
+    updates = {"status": Generation.Status.SUCCEEDED, "finished_at": now}
+    updates.update({name: getattr(generation, name) for name in SUCCESS_FIELDS})
+    set_sql, set_params = [], []
+    for name, value in updates.items():
+        field = Generation._meta.get_field(name)
+        set_sql.append(f"{connection.ops.quote_name(field.column)} = %s")
+        set_params.append(field.get_db_prep_save(value, connection))
+    image_fields = [field for field in GeneratedImage._meta.concrete_fields if field.attname != "generation_id"]
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in image_fields)
+    # Typed, as VALUES would otherwise guess (a NULL alone in its column is text).
+    row = "(" + ", ".join(f"%s::{field.cast_db_type(connection)}" for field in image_fields) + ")"
+    image_params = [
+        field.get_db_prep_save(field.pre_save(image, add=True), connection)
+        for image in stored
+        for field in image_fields
+    ]
+    generations, images = Generation._meta.db_table, GeneratedImage._meta.db_table
+    # Table and column names come from the models; every value is a parameter.
+    sql = (
+        f"WITH won AS (UPDATE {generations} SET {', '.join(set_sql)} "  # noqa: S608
+        "WHERE id = %s AND status = %s AND attempts = %s RETURNING id) "
+        f"INSERT INTO {images} (generation_id, {columns}) "
+        f"SELECT won.id, v.* FROM won, (VALUES {', '.join([row] * len(stored))}) AS v "
+        "RETURNING 1"
+    )
+    params = [*set_params, generation.pk, Generation.Status.RUNNING, attempt, *image_params]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return len(cursor.fetchall()) == len(stored)
