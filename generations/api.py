@@ -1,17 +1,19 @@
 """The public REST API (/api/v1/...). Views only parse, call a service or selector, and shape."""
 
 from collections.abc import Mapping
+from functools import partial
 
 from django.db import connection
 from django.http import StreamingHttpResponse
 from django.urls import reverse
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.authentication import GenerationApiKeyAuthentication
+from billing.api_key_loaders import api_key_for_generation
 from billing.selectors import balance_get, balance_summary
 from generations import openapi, selectors
 from generations.admission import Admission, admission_for
@@ -100,6 +102,14 @@ def request_admission(request) -> Admission | None:
     return request.gih_admission
 
 
+class GenerationKeyLoaderMixin:
+    """The key's query also reads its limits and its owner's usable credits, which a generation request reads
+    next anyway (billing.api_key_loaders.api_key_for_generation; accounts.authentication asks the view)."""
+
+    def api_key_loader(self):
+        return partial(api_key_for_generation, now=timezone.now())
+
+
 class RateLimitHeadersMixin:
     """Every answer of a generation view, error or not, carries the key's x-ratelimit-* headers (when it has one)."""
 
@@ -159,11 +169,10 @@ def _generation_schema(*, edit: bool):
 
 
 @extend_schema_view(post=_generation_schema(edit=False))
-class ImageGenerationView(RateLimitHeadersMixin, APIView):
+class ImageGenerationView(GenerationKeyLoaderMixin, RateLimitHeadersMixin, APIView):
     """POST /api/v1/images/generations (and /images/edits for OpenAI SDK clients)."""
 
     parser_classes = [JSONParser, MultiPartParser, FormParser]
-    authentication_classes = [GenerationApiKeyAuthentication]  # its query reads the key's limits and credits too
     edit = False
 
     def post(self, request):

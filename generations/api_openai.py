@@ -12,10 +12,10 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.authentication import GenerationApiKeyAuthentication
 from billing.selectors import balance_get, balance_summary
 from generations import openai_shapes, selectors
 from generations.api import (
+    GenerationKeyLoaderMixin,
     RateLimitHeadersMixin,
     mask_file,
     reference_files,
@@ -119,11 +119,10 @@ def _images_schema(*, edit: bool):
 
 
 @extend_schema_view(post=_images_schema(edit=False))
-class ImagesView(RateLimitHeadersMixin, APIView):
+class ImagesView(GenerationKeyLoaderMixin, RateLimitHeadersMixin, APIView):
     """POST /v1/images/generations and /v1/images/edits."""
 
     parser_classes = [JSONParser, MultiPartParser, FormParser]
-    authentication_classes = [GenerationApiKeyAuthentication]  # its query reads the key's limits and credits too
     renderer_classes = [OrjsonRenderer]  # b64_json answers are megabytes
     edit = False
 
