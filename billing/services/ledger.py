@@ -3,8 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Exists, F
-
+from billing.locking import batch_decrement, lock_usable_batches
 from billing.models import (
     AccountType,
     CheckoutOrder,
@@ -12,7 +11,6 @@ from billing.models import (
     CreditBatch,
     LedgerEntry,
 )
-from billing.selectors import usable_batches
 
 # The most credits one grant or adjustment may move: far above any real purchase, far below the database's
 # integer columns, so a typo (an extra zero or three) is refused with a message instead of failing in SQL.
@@ -57,15 +55,13 @@ def _take(
     """Take `amount` from usable batches (soonest-expiring first); the account must be locked.
 
     A charge refuses (AlreadyCharged) a generation that has one. The look rides on the batches' own
-    statement: it starts after the account lock was granted, so it sees every charge committed by an
-    earlier holder of that lock, and every charge of the generation's owner takes that lock.
+    statement (billing.locking.lock_usable_batches): it starts after the account lock was granted, so it
+    sees every charge committed by an earlier holder of that lock, and every charge of the generation's
+    owner takes that lock.
     """
-    batches = usable_batches(account.pk, now).select_for_update()
-    if generation is not None and kind == LedgerEntry.Kind.CHARGE:
-        earlier = LedgerEntry.objects.filter(generation=generation, kind=kind)
-        batches = batches.annotate(already_charged=Exists(earlier))
-    batches = list(batches)
-    if batches and getattr(batches[0], "already_charged", False):
+    charge_of = generation.pk if generation is not None and kind == LedgerEntry.Kind.CHARGE else None
+    batches, already_charged = lock_usable_batches(account.pk, now, charge_of=charge_of)
+    if already_charged:
         raise AlreadyCharged(generation.pk)
     available = sum(batch.remaining for batch in batches)
     if available < amount:
@@ -76,11 +72,11 @@ def _take(
         if left == 0:
             break
         taken = min(left, batch.remaining)
-        CreditBatch.objects.filter(pk=batch.pk).update(remaining=F("remaining") - taken)
+        batch_decrement(batch.id, taken)
         entries.append(
             LedgerEntry(
                 account=account,
-                batch=batch,
+                batch_id=batch.id,
                 kind=kind,
                 amount=-taken,
                 generation=generation,

@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 
 from accounts.services import api_key_create, api_key_revoke
 from billing.api_key_loaders import api_key_with_balance
+from billing.locking import lock_usable_batches
 from billing.selectors import balance_get, usable_batch_rows, usable_batches
 from billing.services import credits_grant
 from billing.tests.factories import charge, frozen_clock, make_generation
@@ -137,11 +138,13 @@ def test_its_one_query_agrees_with_the_orm_balance_on_every_kind_of_batch(user, 
 
         orm_rows = list(usable_batches(user.pk, timezone.now()).values_list("id", "remaining", "expires_at", "source"))
         raw_rows = usable_batch_rows(user.pk, timezone.now())
+        locked_rows, charged = lock_usable_batches(user.pk, timezone.now())  # what a charge takes from
         expected = balance_get(user=user)
         found = api_key_with_balance(issued_key.api_key.prefix, now=timezone.now())
         response = client_with(issued_key.raw_key).get(URL).json()
 
     assert [tuple(row) for row in raw_rows] == orm_rows  # the generation path's raw read: the ORM's rows
+    assert [tuple(row) for row in locked_rows] == [row[:2] for row in orm_rows] and not charged
     assert found.balance == expected
     assert response == {"object": "credit_balance", "livemode": True, **expected}
     listed = [batch["id"] for batch in expected["expiring_batches"]]
