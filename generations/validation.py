@@ -114,7 +114,10 @@ class GenerationRequestSerializer(serializers.Serializer):
     partial_images = serializers.IntegerField(min_value=0, max_value=3, default=0)
 
     def get_fields(self):
-        fields = super().get_fields()
+        # Fresh fields from their constructor arguments, as DRF's deepcopy makes them (Field.__deepcopy__), minus
+        # the deep copy of those arguments: all of ours are immutable (numbers, strings, tuples). Every generation
+        # request builds this serializer; the deep copy was ~2 % of its web CPU (bench/RESULTS.md).
+        fields = {name: type(field)(*field._args, **field._kwargs) for name, field in self._declared_fields.items()}
         fields["async"] = serializers.BooleanField(default=False, source="async_")  # `async` is a keyword
         return fields
 

@@ -20,6 +20,7 @@ from generations.tests.factories import (
     shows_reference_inset,
     upload,
 )
+from generations.validation import GenerationRequestSerializer
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_cleanup")]
 
@@ -418,3 +419,13 @@ def test_it_spends_the_last_credit_exactly(make_user):
 
     assert response.status_code == 200
     assert response.json()["balance"]["credits"] == 0
+
+
+def test_each_request_validates_with_fields_of_its_own():
+    """The serializer builds its fields without DRF's deep copy (validation.py): still one set per instance."""
+    first, second = GenerationRequestSerializer(data={}), GenerationRequestSerializer(data={})
+
+    assert set(first.fields) == set(second.fields) and "async" in first.fields
+    assert all(first.fields[name] is not second.fields[name] for name in first.fields)
+    assert all(first.fields[name].parent is first for name in first.fields)
+    assert (first.fields["quality"].max_length, first.fields["n"].max_value) == (10, 4)
