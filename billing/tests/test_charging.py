@@ -3,7 +3,8 @@
 from datetime import timedelta
 
 import pytest
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from billing.models import CreditBatch, LedgerEntry
@@ -342,3 +343,24 @@ def test_it_rejects_a_positive_adjustment_that_has_already_expired(make_user):
         credits_adjust(user=user, amount=5, actor=staff, note="goodwill", expires_at=timezone.now())
 
     assert balance_get(user=user)["credits"] == 1
+
+
+def test_a_charge_across_batches_takes_and_records_in_one_write(make_user):
+    """billing.services.ledger._write_takes: the batch updates and their ledger rows, one statement on Postgres."""
+    user = make_user()
+    now = timezone.now()
+    soon = credits_grant(user=user, amount=2, expires_at=now + timedelta(days=1))
+    later = credits_grant(user=user, amount=3, expires_at=now + timedelta(days=2))
+    never = credits_grant(user=user, amount=10)
+    generation = make_generation(user, n=1, credits_per_image=6)
+
+    with CaptureQueriesContext(connection) as captured:
+        charge(user=user, amount=6, generation=generation)
+
+    rows = LedgerEntry.objects.filter(generation=generation).order_by("id")
+    assert sorted((row.batch_id, row.amount) for row in rows) == [(soon.pk, -2), (later.pk, -3), (never.pk, -1)]
+    assert [CreditBatch.objects.get(pk=batch.pk).remaining for batch in (soon, later, never)] == [0, 0, 9]
+    writes = [query["sql"] for query in captured.captured_queries if "INSERT INTO billing_ledgerentry" in query["sql"]]
+    if connection.vendor == "postgresql":
+        assert len(writes) == 1 and writes[0].startswith("WITH v"), writes
+    assert billing_audit() == []

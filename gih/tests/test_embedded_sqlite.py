@@ -21,7 +21,7 @@ from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 from accounts.services import api_key_create, api_key_revoke, user_create
-from billing.selectors import balance_get
+from billing.selectors import balance_get, billing_audit
 from billing.services import credits_grant
 call_command("migrate", verbosity=0)
 user = user_create(email="sqlite@example.com")
@@ -35,11 +35,16 @@ generated = client.post(
     "/api/v1/images/generations", {"model": "gpt-image-2", "prompt": "a red bicycle", "aspect_ratio": "1:1"},
     content_type="application/json",
 )
+spanning = client.post(  # 8 credits: more than the expiring batch's 7, so the charge takes from both
+    "/api/v1/images/generations", {"model": "gpt-image-2", "prompt": "a blue kite", "quality": "high",
+    "size": "1024x1024"}, content_type="application/json",
+)
 polled = client.get("/api/v1/generations/" + generated.json()["id"])
 unknown = client.get("/api/v1/generations/gen_0000000000000000")
 api_key_revoke(api_key=issued.api_key)
 print(json.dumps({
     "credits": credits, "expected": expected, "generated": [generated.status_code, generated.json()],
+    "spanning": [spanning.status_code, spanning.json()], "audit": [str(problem) for problem in billing_audit()],
     "polled": [polled.status_code, polled.json()], "unknown": unknown.status_code,
     "revoked": [client.get("/api/v1/credits").json(), client.get("/api/v1/generations/x").json()],
 }))
@@ -63,4 +68,8 @@ def test_the_api_answers_on_the_embedded_sqlite_database(tmp_path):
     polled_status, polled = printed["polled"]
     assert polled_status == 200 and polled["status"] == "succeeded" and polled["images"] == generation["images"]
     assert printed["unknown"] == 404
+    status, spanning = printed["spanning"]
+    assert status == 200 and spanning["usage"]["credits"] == 8, spanning
+    assert spanning["balance"]["credits"] == 12 - generation["usage"]["credits"] - 8
+    assert printed["audit"] == []
     assert [body["error"]["code"] for body in printed["revoked"]] == ["invalidApiKey", "invalidApiKey"]
