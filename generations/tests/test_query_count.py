@@ -19,7 +19,8 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("
 # (bench/RESULTS.md); then 3 fewer: the key's limits and the pre-check's credits came into the authenticating
 # query (billing/api_key_loaders.py), the double-charge check into the batches' one; then 3 fewer again: a
 # success with nothing to refund is one statement (generations/success_statement.py), without BEGIN and COMMIT;
-# then the batch update and the ledger insert became one (billing.services.ledger._write_takes). Adding one? Count it here, and say in the commit what it buys.
+# then the batch update and the ledger insert became one (billing.services.ledger._write_takes).
+# Adding one? Count it here, and say in the commit what it buys.
 SYNC_GENERATION_STATEMENTS = 10
 _CATALOGUE = re.compile(r'FROM "generations_(imagemodel|modelprice)"')
 BODY = {"model": "gpt-image-2", "prompt": "A lighthouse at dusk", "quality": "low", "size": "1024x1024"}
