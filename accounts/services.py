@@ -164,7 +164,7 @@ EXPIRED_KEY_MESSAGE = "The API key is expired."
 
 
 class LoadedKey(Protocol):
-    """What authentication reads of a key: an ApiKey, or a row that carries more (see billing.selectors)."""
+    """What authentication reads of a key: an ApiKey, or a row that carries more (see billing.api_key_loaders)."""
 
     pk: int
     user_id: int
