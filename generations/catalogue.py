@@ -3,16 +3,21 @@
 Every generation request needs its model and a price row: two queries for data staff change a few times
 a year. Each process keeps one snapshot tagged with a version number that lives in the shared cache
 (Redis in production). Any write to ImageModel or ModelPrice (admin save, queryset update, delete) bumps
-the version, once at once and once after its transaction commits, so every process reloads at its next
-request. The snapshot is only trusted while the version can be read: with the cache unreachable, or
-inside a transaction (whose reads may yet roll back), the catalogue comes straight from the database.
+the version, once at once and once after its transaction commits. The process that made the edit drops
+its snapshot at once; every other process compares versions at most every CATALOGUE_RECHECK_SECONDS (1 s),
+so an edit reaches all of them within that. Why not on every request: the Redis GET was 3.5 % of a
+generation's web CPU (bench/RESULTS.md), to learn of an edit made a few times a year. The snapshot is only
+trusted while the version can be read: with the cache unreachable, or inside a transaction (whose reads
+may yet roll back), the catalogue comes straight from the database.
 """
 
 import logging
 import secrets
 import threading
+import time
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
 
@@ -32,6 +37,7 @@ class Catalogue:
 
 _lock = threading.Lock()
 _snapshot: Catalogue | None = None
+_verified_at = 0.0  # time.monotonic() when _snapshot's version last matched the shared one
 
 
 def _version() -> int | None:
@@ -48,18 +54,22 @@ def _version() -> int | None:
 
 
 def catalogue() -> Catalogue:
-    """The current catalogue: this process' snapshot if still current, else a fresh load."""
-    global _snapshot
+    """The current catalogue: this process' snapshot if verified within CATALOGUE_RECHECK_SECONDS or still
+    current, else a fresh load."""
+    global _snapshot, _verified_at
     from generations.selectors import enabled_models
 
-    version = _version()
     snapshot = _snapshot
+    if snapshot is not None and time.monotonic() - _verified_at < settings.CATALOGUE_RECHECK_SECONDS:
+        return snapshot
+    version = _version()
     if version is not None and snapshot is not None and snapshot.version == version:
+        _verified_at = time.monotonic()
         return snapshot
     loaded = Catalogue(version=version, models={model.id: model for model in enabled_models()})
     if version is not None and not connection.in_atomic_block:
         with _lock:
-            _snapshot = loaded
+            _snapshot, _verified_at = loaded, time.monotonic()
     return loaded
 
 

@@ -281,6 +281,9 @@ STREAM_KEEPALIVE_SECONDS = float(env("STREAM_KEEPALIVE_SECONDS", "15"))
 # Generations still queued/running this long after creation are failed and refunded.
 GENERATION_STUCK_AFTER_SECONDS = envint("GENERATION_STUCK_AFTER_SECONDS", GENERATION_TIMEOUT_SECONDS + 300)
 MAX_PROMPT_LENGTH = envint("MAX_PROMPT_LENGTH", 32000)
+# How stale another process' edit of a model or price may be here: each process compares its catalogue's
+# version with the shared one at most this often (generations/catalogue.py). 0: on every request.
+CATALOGUE_RECHECK_SECONDS = float(env("CATALOGUE_RECHECK_SECONDS", "1"))
 
 # --- Celery ---------------------------------------------------------------
 

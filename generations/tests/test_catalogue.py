@@ -5,6 +5,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from generations import catalogue as catalogue_module
 from generations.catalogue import VERSION_KEY, catalogue
 from generations.costs import provider_cost_usd
 from generations.models import ImageModel, ModelPrice, ProviderPrice
@@ -57,7 +58,8 @@ def test_it_costs_with_the_cached_provider_price_and_sees_its_edits():
     assert provider_cost_usd(model_id="gpt-image-2", token_usage=usage) is None
 
 
-def test_it_reloads_when_another_process_bumped_the_shared_version():
+def test_it_reloads_when_another_process_bumped_the_shared_version(settings):
+    settings.CATALOGUE_RECHECK_SECONDS = 0
     _price()
     snapshot = catalogue()
     assert catalogue() is snapshot
@@ -65,7 +67,31 @@ def test_it_reloads_when_another_process_bumped_the_shared_version():
     assert catalogue() is not snapshot
 
 
+def test_another_process_edit_reaches_it_within_the_recheck_interval(settings, monkeypatch):
+    settings.CATALOGUE_RECHECK_SECONDS = 1
+    clock = [1000.0]
+    monkeypatch.setattr(catalogue_module.time, "monotonic", lambda: clock[0])
+    _price()
+    snapshot = catalogue()
+    cache.incr(VERSION_KEY)  # another process' edit
+    clock[0] += 0.5
+    with CaptureQueriesContext(connection) as queries:
+        assert catalogue() is snapshot  # within the interval: no look at the version, no query
+    assert len(queries) == 0
+    clock[0] += 0.6
+    assert catalogue() is not snapshot
+    assert catalogue().version == cache.get(VERSION_KEY)
+
+
+def test_a_local_edit_applies_at_once_whatever_the_interval(settings):
+    settings.CATALOGUE_RECHECK_SECONDS = 3600
+    before = _price()
+    ModelPrice.objects.filter(model_id="gpt-image-2", quality="1K").update(credits_per_image=before + 2)
+    assert _price() == before + 2
+
+
 def test_it_reads_the_database_when_the_cache_is_down(settings):
+    settings.CATALOGUE_RECHECK_SECONDS = 0
     _price()
     settings.CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}
