@@ -78,6 +78,9 @@ def generation_submit(
 ) -> GenerationOutcome:
     """Create the generation and charge for it in one transaction (InsufficientCredits writes nothing).
 
+    On PostgreSQL the generation row goes in with the charge's ledger rows, in one statement
+    (billing.services.ledger._write_takes): one round trip, and no ORM INSERT, fewer per image.
+
     A sync generation is created already running as attempt 1 (see attempts.claim): the
     request that charged it runs it right away, so a separate claim would only cost a round trip.
     The key's limits (`admission`, generations/admission.py) refuse before anything is charged,
@@ -105,7 +108,7 @@ def generation_submit(
         with account_slot(user.pk), transaction.atomic():
             if admission is not None:
                 admission.recheck(user=user, spec=spec)
-            generation = Generation.objects.create(
+            generation = Generation(
                 user=user,
                 api_key=api_key,
                 model=spec.model,
@@ -128,13 +131,17 @@ def generation_submit(
                 **claimed,
             )
             if livemode:
+                # The charge's last statement inserts the row with the ledger rows that reference it.
                 credits_charge(
                     user=user,
                     amount=spec.credits,
                     generation=generation,
                     note=f"{spec.n} x {spec.model.id} {resolution.quality} {resolution.size}",
+                    insert_generation=True,
                 )
                 transaction.on_commit(partial(credits_charged_count, spec.credits))
+            else:
+                generation.save(force_insert=True)
         bind_log_context(generation_id=generation.pk)
     except IntegrityError:
         # The same Idempotency-Key raced us and won: answer with its generation.

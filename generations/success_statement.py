@@ -12,13 +12,19 @@ from datetime import datetime
 from django.db import connection
 
 from generations.models import GeneratedImage, Generation
+from generations.webhooks.selectors import SUBSCRIBED_IDS_SQL
+from gih.sql import column_list, typed_values
 
 # What a success records on the generation row (besides status and finished_at).
 SUCCESS_FIELDS = ("provider_request_id", "provider_output", "token_usage", "provider_cost_usd")
 
 
 def succeed_in_one_statement(generation: Generation, stored: list[GeneratedImage], attempt: int, now: datetime) -> bool:
-    """Record the success and the images if `generation` is still running as `attempt`; whether it was."""
+    """Record the success and the images if `generation` is still running as `attempt`; whether it was.
+
+    The same statement reads which of the owner's webhook endpoints the success goes to (webhooks.selectors), and
+    leaves their ids on the generation as `subscribed_endpoint_ids`: one round trip fewer for every image sold.
+    """
     updates = {"status": Generation.Status.SUCCEEDED, "finished_at": now}
     updates.update({name: getattr(generation, name) for name in SUCCESS_FIELDS})
     set_sql, set_params = [], []
@@ -27,24 +33,24 @@ def succeed_in_one_statement(generation: Generation, stored: list[GeneratedImage
         set_sql.append(f"{connection.ops.quote_name(field.column)} = %s")
         set_params.append(field.get_db_prep_save(value, connection))
     image_fields = [field for field in GeneratedImage._meta.concrete_fields if field.attname != "generation_id"]
-    columns = ", ".join(connection.ops.quote_name(field.column) for field in image_fields)
-    # Typed, as VALUES would otherwise guess (a NULL alone in its column is text).
-    row = "(" + ", ".join(f"%s::{field.cast_db_type(connection)}" for field in image_fields) + ")"
-    image_params = [
-        field.get_db_prep_save(field.pre_save(image, add=True), connection)
-        for image in stored
-        for field in image_fields
-    ]
+    rows, image_params = typed_values(image_fields, stored)
     generations, images = Generation._meta.db_table, GeneratedImage._meta.db_table
     # Table and column names come from the models; every value is a parameter.
     sql = (
         f"WITH won AS (UPDATE {generations} SET {', '.join(set_sql)} "  # noqa: S608
         "WHERE id = %s AND status = %s AND attempts = %s RETURNING id) "
-        f"INSERT INTO {images} (generation_id, {columns}) "
-        f"SELECT won.id, v.* FROM won, (VALUES {', '.join([row] * len(stored))}) AS v "
-        "RETURNING 1"
+        f", written AS (INSERT INTO {images} (generation_id, {column_list(image_fields)}) "
+        f"SELECT won.id, v.* FROM won, (VALUES {rows}) AS v "
+        "RETURNING 1) "
+        f"SELECT (SELECT count(*) FROM written), {SUBSCRIBED_IDS_SQL}"
     )
+    event_type = f"generation.{Generation.Status.SUCCEEDED}"
     params = [*set_params, generation.pk, Generation.Status.RUNNING, attempt, *image_params]
+    params += [generation.user_id, event_type]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return len(cursor.fetchall()) == len(stored)
+        written, subscribed = cursor.fetchone()
+    if written != len(stored):
+        return False
+    generation.subscribed_endpoint_ids = {event_type: subscribed or []}
+    return True

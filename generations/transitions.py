@@ -25,6 +25,7 @@ from generations.models import GeneratedImage, Generation
 from generations.success_statement import succeed_in_one_statement
 from gih.db import retry_on_disconnect
 from gih.errors import GenerationFinished, GenerationRunning, NotFound
+from gih.sql import mark_saved
 
 Status = Generation.Status
 
@@ -47,8 +48,7 @@ def _succeed(generation: Generation, stored: list[GeneratedImage], attempt: int)
         # Nothing to refund: the UPDATE and the images' INSERT in one statement (success_statement.py).
         if not succeed_in_one_statement(generation, stored, attempt, now):
             return _not_won(generation, stored)
-        for image in stored:
-            image._state.adding, image._state.db = False, connection.alias
+        mark_saved(stored)
         _record_success(generation, stored, now)
         announce_finished(generation)
         return generation

@@ -13,6 +13,7 @@ from billing.models import (
     CreditBatch,
     LedgerEntry,
 )
+from gih.sql import column_list, insert_statement, mark_saved, typed_values
 
 # The most credits one grant or adjustment may move: far above any real purchase, far below the database's
 # integer columns, so a typo (an extra zero or three) is refused with a message instead of failing in SQL.
@@ -52,9 +53,19 @@ class AlreadyCharged(ValueError):
 
 
 def _take(
-    account: CreditAccount, amount: int, *, kind: str, now: datetime, generation=None, actor=None, note: str = ""
+    account: CreditAccount,
+    amount: int,
+    *,
+    kind: str,
+    now: datetime,
+    generation=None,
+    actor=None,
+    note: str = "",
+    insert_generation: bool = False,
 ) -> list[LedgerEntry]:
     """Take `amount` from usable batches (soonest-expiring first); the account must be locked.
+
+    `insert_generation`: `generation` is unsaved, and is inserted with the ledger rows (_write_takes).
 
     A charge refuses (AlreadyCharged) a generation that has one. The look rides on the batches' own
     statement (billing.locking.lock_usable_batches): it starts after the account lock was granted, so it
@@ -87,36 +98,39 @@ def _take(
             )
         )
         left -= taken
-    return _write_takes(entries)
+    return _write_takes(entries, with_row=generation if insert_generation else None)
 
 
-def _write_takes(entries: list[LedgerEntry]) -> list[LedgerEntry]:
+def _write_takes(entries: list[LedgerEntry], with_row=None) -> list[LedgerEntry]:
     """Take each entry's credits from its (locked) batch and insert the entries: one statement on PostgreSQL.
 
     Why one: the account lock is held until COMMIT, and each round trip under it is time every other charge of
     the account waits (the hot-user figure, bench/RESULTS.md). The batch UPDATE and the ledger INSERT go in a
-    data-modifying CTE, with the columns and values of the model's own fields; a row is inserted only for a
-    batch the UPDATE changed. The embedded SQLite has no such CTEs: one UPDATE per batch, then the INSERT.
+    data-modifying CTE, with the columns and values of the model's own fields (gih/sql.py); a row is inserted
+    only for a batch the UPDATE changed. `with_row`: an unsaved row the entries reference (the generation a
+    charge pays for), inserted by the same statement. The embedded SQLite has no such CTEs: `with_row`, one
+    UPDATE per batch, then the INSERT.
     """
-    if not entries:
-        return []
-    if connection.vendor != "postgresql":
+    if connection.vendor != "postgresql" or not entries:
+        if with_row is not None:
+            with_row.save(force_insert=True)
         for entry in entries:
             batch_decrement(entry.batch_id, -entry.amount)
         return LedgerEntry.objects.bulk_create(entries)
     fields = [field for field in LedgerEntry._meta.concrete_fields if not field.primary_key]
-    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
-    row = "(" + ", ".join(f"%s::{field.cast_db_type(connection)}" for field in fields) + ")"
-    params = [
-        field.get_db_prep_save(field.pre_save(entry, add=True), connection) for entry in entries for field in fields
-    ]
+    columns = column_list(fields)
+    values, params = typed_values(fields, entries)
     batches, ledger = CreditBatch._meta.db_table, LedgerEntry._meta.db_table
     sql = (
-        f"WITH v ({columns}) AS (VALUES {', '.join([row] * len(entries))}), "  # noqa: S608 (names from the models)
+        f"WITH v ({columns}) AS (VALUES {values}), "  # noqa: S608 (names from the models)
         f"taken AS (UPDATE {batches} b SET remaining = b.remaining + v.amount FROM v WHERE b.id = v.batch_id "
         "RETURNING b.id) "
         f"INSERT INTO {ledger} ({columns}) SELECT v.* FROM v JOIN taken ON taken.id = v.batch_id RETURNING id, batch_id"
     )
+    if with_row is not None:
+        # Its foreign-key checks run at the statement's end, when the row is there.
+        row_sql, row_params = insert_statement(with_row)
+        sql, params = f"WITH row AS ({row_sql}), {sql[len('WITH '):]}", [*row_params, *params]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         ids = {batch_id: entry_id for entry_id, batch_id in cursor.fetchall()}
@@ -124,7 +138,7 @@ def _write_takes(entries: list[LedgerEntry]) -> list[LedgerEntry]:
         raise RuntimeError(f"Took from {len(ids)} of {len(entries)} batches; nothing is written.")
     for entry in entries:
         entry.pk = ids[entry.batch_id]
-        entry._state.adding, entry._state.db = False, connection.alias
+    mark_saved([*entries, *([with_row] if with_row is not None else [])])
     return entries
 
 

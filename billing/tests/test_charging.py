@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 import pytest
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -12,10 +12,12 @@ from billing.selectors import balance_get, billing_audit, ledger_balance
 from billing.services import (
     InsufficientCredits,
     credits_adjust,
+    credits_charge,
     credits_expire_due,
     credits_grant,
 )
 from billing.tests.factories import charge, frozen_clock, make_generation, refund
+from generations.models import Generation
 
 pytestmark = pytest.mark.django_db
 
@@ -363,4 +365,57 @@ def test_a_charge_across_batches_takes_and_records_in_one_write(make_user):
     writes = [query["sql"] for query in captured.captured_queries if "INSERT INTO billing_ledgerentry" in query["sql"]]
     if connection.vendor == "postgresql":
         assert len(writes) == 1 and writes[0].startswith("WITH v"), writes
+    assert billing_audit() == []
+
+
+def _unsaved_generation(user, credits_per_image: int) -> Generation:
+    return Generation(
+        user=user, model_id="gpt-image-2", prompt="x", n=1, aspect_ratio="auto", quality="1K", size="auto",
+        provider_quality="auto", credits_per_image=credits_per_image, credits_charged=credits_per_image,
+        options={"background": "auto"},
+    )  # fmt: skip
+
+
+def test_a_charge_inserts_the_generation_it_pays_for_in_its_one_write(make_user):
+    """generations.services.generation_submit: the generation's row goes in with the ledger rows that reference it."""
+    user = make_user()
+    soon = credits_grant(user=user, amount=2, expires_at=timezone.now() + HOUR)
+    never = credits_grant(user=user, amount=10)
+    generation = _unsaved_generation(user, credits_per_image=5)
+
+    with CaptureQueriesContext(connection) as captured, transaction.atomic():
+        credits_charge(user=user, amount=5, generation=generation, insert_generation=True)
+
+    stored = Generation.objects.get(pk=generation.pk)
+    assert (stored.user_id, stored.credits_charged, stored.options) == (user.pk, 5, {"background": "auto"})
+    assert stored.created_at == generation.created_at and not generation._state.adding
+    assert rows(generation, "charge") == {soon.pk: -2, never.pk: -3}
+    inserts = [query["sql"] for query in captured.captured_queries if "INSERT INTO" in query["sql"]]
+    if connection.vendor == "postgresql":
+        assert len(inserts) == 1 and inserts[0].startswith("WITH row AS (INSERT INTO generations_generation"), inserts
+    assert billing_audit() == []
+
+
+def test_a_refused_charge_never_writes_the_generation(make_user):
+    user = make_user(credits=3)
+    generation = _unsaved_generation(user, credits_per_image=5)
+
+    with pytest.raises(InsufficientCredits), transaction.atomic():
+        credits_charge(user=user, amount=5, generation=generation, insert_generation=True)
+
+    assert not Generation.objects.filter(pk=generation.pk).exists()
+    assert credits(user) == 3 and billing_audit() == []
+
+
+def test_a_generation_row_the_database_refuses_takes_no_credits(make_user):
+    """A refused insert (here: an id already taken) fails the whole statement: no batch changes, no ledger row."""
+    user = make_user(credits=10)
+    taken = make_generation(user)
+    generation = _unsaved_generation(user, credits_per_image=5)
+    generation.pk = taken.pk
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        credits_charge(user=user, amount=5, generation=generation, insert_generation=True)
+
+    assert credits(user) == 10 and not LedgerEntry.objects.filter(generation_id=taken.pk).exists()
     assert billing_audit() == []

@@ -9,8 +9,10 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from billing.tests.factories import make_generation
-from generations.models import GeneratedImage, Generation
+from generations.models import GeneratedImage, Generation, WebhookDelivery, WebhookEndpoint
 from generations.transitions import generation_succeed
+from generations.webhooks.models import EVENT_TYPES
+from generations.webhooks.selectors import SUBSCRIBED_IDS_SQL, endpoints_subscribed
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -47,9 +49,9 @@ def test_it_records_the_success_and_every_image_in_one_statement(make_user):
     with CaptureQueriesContext(connection) as captured:
         done = generation_succeed(generation=generation, stored=stored, attempt=1)
 
-    # The success, then (once it is committed) the owner's webhook endpoints: no BEGIN, no COMMIT.
+    # The success, which also reads the owner's webhook endpoints (none here): no BEGIN, no COMMIT.
     statements = [query["sql"] for query in captured.captured_queries]
-    assert len(statements) == 2 and "webhookendpoint" in statements[1], statements
+    assert len(statements) == 1 and "webhookendpoint" in statements[0], statements
 
     row = Generation.objects.get(pk=generation.pk)
     assert (row.status, row.provider_request_id, row.provider_cost_usd) == ("succeeded", "req_123", Decimal("0.010905"))
@@ -73,3 +75,43 @@ def test_a_superseded_attempt_writes_nothing(make_user):
     assert outcome.status == "running"
     assert Generation.objects.get(pk=generation.pk).status == "running"
     assert not GeneratedImage.objects.filter(generation=generation).exists()
+
+
+def _endpoint(user, events, enabled=True) -> WebhookEndpoint:
+    return WebhookEndpoint.objects.create(
+        user=user, url="https://hooks.example.com/x", events=events, enabled=enabled, secret_encrypted="-"
+    )
+
+
+def test_the_subscriptions_it_reads_are_the_ones_the_python_filter_finds(make_user):
+    owner, other = make_user(), make_user()
+    _endpoint(owner, ["generation.succeeded"])
+    _endpoint(owner, ["generation.failed", "generation.canceled"])
+    _endpoint(owner, list(EVENT_TYPES))
+    _endpoint(owner, list(EVENT_TYPES), enabled=False)
+    _endpoint(owner, [])
+    _endpoint(other, list(EVENT_TYPES))
+    for user in (owner, other, make_user()):
+        for event_type in EVENT_TYPES:
+            with connection.cursor() as cursor:
+                cursor.execute(f"SELECT {SUBSCRIBED_IDS_SQL}", [user.pk, event_type])
+                read = cursor.fetchone()[0] or []
+            expected = endpoints_subscribed(user_id=user.pk, event_type=event_type)
+            assert sorted(read) == sorted(endpoint.pk for endpoint in expected), (user, event_type)
+
+
+def test_a_success_queues_one_delivery_per_subscribed_endpoint_without_another_read(make_user):
+    owner = make_user()
+    subscribed = [_endpoint(owner, ["generation.succeeded"]), _endpoint(owner, list(EVENT_TYPES))]
+    _endpoint(owner, ["generation.failed"])
+    _endpoint(owner, list(EVENT_TYPES), enabled=False)
+    generation = running(owner, n=1)
+
+    with CaptureQueriesContext(connection) as captured:
+        generation_succeed(generation=generation, stored=images(generation, 1), attempt=1)
+
+    # The success (with the subscriptions), the subscribed endpoints' rows, the deliveries' INSERT.
+    statements = [query["sql"] for query in captured.captured_queries]
+    assert len([sql for sql in statements if 'FROM "generations_webhookendpoint"' in sql]) == 1, statements
+    deliveries = WebhookDelivery.objects.filter(generation=generation, event_type="generation.succeeded")
+    assert sorted(deliveries.values_list("endpoint_id", flat=True)) == sorted(endpoint.pk for endpoint in subscribed)

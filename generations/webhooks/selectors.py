@@ -32,12 +32,26 @@ def endpoints_with_recent_deliveries(*, user) -> list[WebhookEndpoint]:
 # no endpoint, so building the ORM's query cost more than the answer (bench/RESULTS.md).
 _SUBSCRIPTIONS_SQL = f"SELECT id, events FROM {WebhookEndpoint._meta.db_table} WHERE user_id = %s AND enabled"  # noqa: S608
 
+# The same question as one PostgreSQL scalar subquery (parameters: owner id, event type), answered by the statement
+# that records a success (generations/success_statement.py), so it costs no round trip of its own. An array's jsonb
+# containment of a string is its membership; test_webhook_subscriptions.py holds it to the Python filter above.
+SUBSCRIBED_IDS_SQL = (
+    f"(SELECT array_agg(id) FROM {WebhookEndpoint._meta.db_table} "  # noqa: S608
+    "WHERE user_id = %s AND enabled AND events @> to_jsonb(%s::text))"
+)
 
-def endpoints_subscribed(*, user_id: int, event_type: str) -> list[WebhookEndpoint]:
-    """The owner's enabled endpoints subscribed to `event_type`, oldest first."""
-    with connection.cursor() as cursor:
-        cursor.execute(_SUBSCRIPTIONS_SQL, [user_id])
-        subscribed = [endpoint_id for endpoint_id, events in cursor.fetchall() if event_type in json_list(events)]
+
+def endpoints_subscribed(*, user_id: int, event_type: str, read_ids: list[str] | None = None) -> list[WebhookEndpoint]:
+    """The owner's enabled endpoints subscribed to `event_type`, oldest first.
+
+    `read_ids`: their ids when the caller read them already (SUBSCRIBED_IDS_SQL); None reads them here.
+    """
+    if read_ids is not None:
+        subscribed = read_ids
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(_SUBSCRIPTIONS_SQL, [user_id])
+            subscribed = [endpoint_id for endpoint_id, events in cursor.fetchall() if event_type in json_list(events)]
     if not subscribed:
         return []
     return list(WebhookEndpoint.objects.filter(pk__in=subscribed).order_by("created_at", "id"))

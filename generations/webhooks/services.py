@@ -98,7 +98,9 @@ def _queue(delivery_ids: list[str]) -> None:
 def deliveries_create_for_generation(*, generation: Generation, status: str) -> list[WebhookDelivery]:
     """One delivery per subscribed endpoint of the owner, queued once committed. Called on generation_finished."""
     event_type = f"generation.{status}"
-    endpoints = endpoints_subscribed(user_id=generation.user_id, event_type=event_type)
+    # Read with the success on PostgreSQL (generations/success_statement.py), at the same moment a query here would.
+    read_ids = getattr(generation, "subscribed_endpoint_ids", {}).get(event_type)
+    endpoints = endpoints_subscribed(user_id=generation.user_id, event_type=event_type, read_ids=read_ids)
     if not endpoints:
         return []
     event_id, now = new_event_id(), timezone.now()
