@@ -7,20 +7,32 @@ ORM's; every value is a parameter. Table and column names come from the models, 
 """
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 from django.db import connection
 
 
 def column_list(fields: Sequence) -> str:
     """The fields' quoted column names, comma-separated."""
+    return _column_list(tuple(fields), connection.vendor)
+
+
+@lru_cache(maxsize=64)
+def _column_list(fields: tuple, vendor: str) -> str:
     return ", ".join(connection.ops.quote_name(field.column) for field in fields)
+
+
+@lru_cache(maxsize=64)
+def _typed_row(fields: tuple, vendor: str) -> str:
+    # Cached: the column types never change in a process, and working them out was ~3 % of a generation's CPU.
+    return "(" + ", ".join(f"%s::{field.cast_db_type(connection)}" for field in fields) + ")"
 
 
 def typed_values(fields: Sequence, instances: Sequence) -> tuple[str, list]:
     """`(…), (…)` rows for a VALUES list and their parameters: one row per instance, as the ORM's INSERT would
     send it. Each placeholder is cast to its column's type, as VALUES would otherwise guess (a NULL alone in its
     column is text)."""
-    row = "(" + ", ".join(f"%s::{field.cast_db_type(connection)}" for field in fields) + ")"
+    row = _typed_row(tuple(fields), connection.vendor)
     params = [
         field.get_db_prep_save(field.pre_save(instance, add=True), connection)
         for instance in instances
