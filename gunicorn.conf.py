@@ -32,6 +32,8 @@ _debug = (os.environ.get("DEBUG") or "true").strip().lower() in {"1", "true", "y
 logconfig_dict = gunicorn_logconfig(
     fmt=os.environ.get("LOG_FORMAT") or ("console" if _debug else "json"), access_log=_access_log
 )
+# Access-log fields are built only when WEB_ACCESS_LOG turned the access log on (gih/gunicorn_access.py).
+logger_class = "gih.gunicorn_access.AccessLogWhenEnabled"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 

@@ -87,3 +87,16 @@ def test_a_run_started_outside_any_request_logs_under_the_submitting_request_s_i
 
     assert generation.status == Generation.Status.SUCCEEDED
     assert current_request_id() == "req-orphan"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_gunicorn_s_access_log_is_written_when_web_access_log_turns_it_on(worker_env, tmp_path):
+    env = {**worker_env, "LOG_FORMAT": "json", "WEB_ACCESS_LOG": "true"}
+    with LiveGunicorn(env, tmp_path / "gunicorn.log") as web:
+        assert requests.get(web.url + "/healthz", timeout=30).status_code == 200
+        access = wait_until(
+            lambda: [line for line in json_lines(web.log()) if '"GET /healthz' in line["event"]],
+            timeout=10,
+            what="gunicorn's access line",
+        )
+    assert len(access) == 1 and " 200 " in access[0]["event"]
