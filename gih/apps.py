@@ -7,3 +7,6 @@ class AdminConfig(DjangoAdminConfig):
     def ready(self) -> None:
         super().ready()
         from gih import checks  # noqa: F401 (registers the hub's deployment checks)
+        from gih.pool_check import install_pool_check
+
+        install_pool_check()  # the pooled connections' check without a round trip (gih/pool_check.py)

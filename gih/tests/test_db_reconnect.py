@@ -44,7 +44,9 @@ from gih.db import retry_on_disconnect
 
 def terminate(pids):
     with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as admin:
-        query = "SELECT count(pg_terminate_backend(pid)) FROM unnest(%s::int[]) AS pid"
+        # Waits until each backend has exited, as after a restart: the pool's check looks at the socket
+        # (gih/pool_check.py), which says so once the server has closed it.
+        query = "SELECT count(pg_terminate_backend(pid, 5000)) FROM unnest(%s::int[]) AS pid"
         return admin.execute(query, [pids]).fetchone()[0]
 
 
