@@ -144,6 +144,12 @@ if DATABASE_URL:
             "max_size": envint("DB_POOL_MAX_SIZE", 20),
             "timeout": envint("DB_POOL_TIMEOUT", 30),
         }
+    if _db["ENGINE"] == "django.db.backends.postgresql" and envbool("DB_PREPARED_STATEMENTS", True):
+        # Parameters bound by the server, and each statement prepared on its connection from its
+        # second run on: Postgres then skips parsing and planning the queries every request repeats
+        # (bench/RESULTS.md). Django's default is off for PgBouncer in transaction mode, which
+        # needs max_prepared_statements (1.21+) or DB_PREPARED_STATEMENTS=false.
+        _db.setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=1)
     DATABASES = {"default": _db}
 else:
     DATABASES = {
