@@ -1,4 +1,5 @@
-"""The pool's check (gih/pool_check.py): a quiet connection is handed out without a round trip, a dead one never."""
+"""The pool's check (gih/pool_check.py): a quiet connection is handed out without a round trip, a dead one never;
+and the statements on its connections are prepared (DB_PREPARED_STATEMENTS)."""
 
 import psycopg
 import pytest
@@ -68,3 +69,13 @@ def test_the_pool_replaces_connections_the_server_closed_while_they_were_idle(ad
             cursor.execute("SELECT pg_backend_pid()")
             assert cursor.fetchone()[0] not in pids
         connection.close()
+
+
+def test_the_statements_every_request_repeats_are_prepared_on_their_connection():
+    """DB_PREPARED_STATEMENTS (on by default): the second run of a statement uses a prepared plan."""
+    with connection.cursor() as cursor:
+        for _ in range(2):
+            cursor.execute("SELECT count(*) FROM accounts_user WHERE id > %s", [0])
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert any("FROM accounts_user WHERE id > $1" in statement for statement in prepared), prepared

@@ -84,6 +84,16 @@ def test_it_uses_the_production_services_it_is_given():
     assert printed["SECURE_SSL_REDIRECT"] is True
     assert printed["SESSION_COOKIE_SECURE"] is True
     assert printed["SECURE_HSTS_SECONDS"] >= 31536000
+    options = printed["DATABASE"]["OPTIONS"]
+    assert (options["server_side_binding"], options["prepare_threshold"]) == (True, 1)
+    assert options["pool"]["max_size"] == 20
+
+
+def test_it_leaves_statements_unprepared_for_a_transaction_pooler_when_asked():
+    printed = printed_settings({**production_env(), "DB_PREPARED_STATEMENTS": "false"})
+
+    assert "server_side_binding" not in printed["DATABASE"]["OPTIONS"]
+    assert "prepare_threshold" not in printed["DATABASE"]["OPTIONS"]
 
 
 @pytest.mark.parametrize(
