@@ -38,9 +38,11 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 
 def post_worker_init(worker) -> None:
-    """Each worker, once the app is loaded: keep the start-up heap out of the collector's way (gih/process.py)."""
-    from gih.process import freeze_startup_heap
+    """Each worker, once the app is loaded: keep the start-up heap out of the collector's way, and large
+    buffers in the heap (gih/process.py)."""
+    from gih.process import freeze_startup_heap, keep_buffers_on_heap
 
+    keep_buffers_on_heap()
     freeze_startup_heap()
 
 

@@ -16,9 +16,10 @@ app.autodiscover_tasks()
 @signals.worker_ready.connect  # the worker process: with the gevent pool, the one that runs the tasks
 @signals.worker_process_init.connect  # each prefork child, after its fork
 def _freeze_startup_heap(**kwargs) -> None:
-    """Keep the start-up heap out of the collector's way: see gih/process.py."""
-    from gih.process import freeze_startup_heap
+    """Keep the start-up heap out of the collector's way, and large buffers in the heap: see gih/process.py."""
+    from gih.process import freeze_startup_heap, keep_buffers_on_heap
 
+    keep_buffers_on_heap()
     freeze_startup_heap()
 
 
