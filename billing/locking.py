@@ -14,6 +14,7 @@ _BOUNDED_LOCK_SQL = (
     "SELECT a.user_id, a.account_type, a.created_at FROM billing_creditaccount a, bound "
     "WHERE a.user_id = %s FOR UPDATE OF a"
 )
+_LOCKED_ACCOUNT_FIELDS = ("user_id", "account_type", "created_at")  # the attnames of the columns it selects
 
 
 def lock_account(user_id: int) -> CreditAccount:
@@ -35,8 +36,13 @@ def lock_account_bounded(user_id: int, *, timeout_ms: int) -> CreditAccount:
     A wait past it raises OperationalError (SQLSTATE 55P03) and leaves the transaction
     aborted: the caller rolls back. The bound stays on for the rest of the transaction.
     """
-    locked = list(CreditAccount.objects.raw(_BOUNDED_LOCK_SQL, [f"{timeout_ms}ms", user_id]))
-    return locked[0] if locked else lock_account(user_id)
+    # A plain cursor and Model.from_db: the RawQuerySet around the same statement cost more CPU than the row.
+    with connection.cursor() as cursor:
+        cursor.execute(_BOUNDED_LOCK_SQL, [f"{timeout_ms}ms", user_id])
+        row = cursor.fetchone()
+    if row is None:
+        return lock_account(user_id)
+    return CreditAccount.from_db(connection.alias, _LOCKED_ACCOUNT_FIELDS, row)
 
 
 class LockedBatch(NamedTuple):

@@ -158,3 +158,16 @@ def test_many_threads_charging_one_generation_charge_it_once(make_user):
     assert sorted(outcomes, key=str) == [3] + ["refused"] * 11
     assert LedgerEntry.objects.filter(generation=generation, kind=LedgerEntry.Kind.CHARGE).count() == 1
     assert balance_get(user=user)["credits"] == 97
+
+
+def test_the_bounded_lock_returns_the_account_as_the_orm_would(make_user):
+    from billing.locking import lock_account_bounded
+
+    user = make_user(account_type="PRO")
+    with transaction.atomic():
+        locked = lock_account_bounded(user.pk, timeout_ms=1000)
+    stored = CreditAccount.objects.get(pk=user.pk)
+    assert (locked.pk, locked.user_id, locked.account_type, locked.created_at) == (
+        stored.pk, stored.user_id, "PRO", stored.created_at
+    )  # fmt: skip
+    assert locked.created_at.tzinfo is not None and not locked._state.adding
