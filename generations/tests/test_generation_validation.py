@@ -20,7 +20,7 @@ from generations.tests.factories import (
     shows_reference_inset,
     upload,
 )
-from generations.validation import GenerationRequestSerializer
+from generations.validation import GenerationRequestSerializer, _unbound_fields
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_cleanup")]
 
@@ -422,10 +422,15 @@ def test_it_spends_the_last_credit_exactly(make_user):
 
 
 def test_each_request_validates_with_fields_of_its_own():
-    """The serializer builds its fields without DRF's deep copy (validation.py): still one set per instance."""
-    first, second = GenerationRequestSerializer(data={}), GenerationRequestSerializer(data={})
+    """The serializer copies its fields from unbound ones built once (validation.py): still one set per instance."""
+    first, second = GenerationRequestSerializer(data={"n": 9}), GenerationRequestSerializer(data={"n": 2})
 
+    assert not first.is_valid() and "n" in first.errors
+    assert not second.is_valid() and "n" not in second.errors  # prompt and model are missing
     assert set(first.fields) == set(second.fields) and "async" in first.fields
     assert all(first.fields[name] is not second.fields[name] for name in first.fields)
     assert all(first.fields[name].parent is first for name in first.fields)
+    assert all(second.fields[name].parent is second for name in second.fields)
     assert (first.fields["quality"].max_length, first.fields["n"].max_value) == (10, 4)
+    templates = _unbound_fields(GenerationRequestSerializer)
+    assert all(field.parent is None and field.field_name is None for field in templates.values())
