@@ -110,6 +110,28 @@ class GenerationKeyLoaderMixin:
         return partial(api_key_for_generation, now=timezone.now())
 
 
+class ReleasedResponseMixin:
+    """The answer goes as soon as it is sent, not at the next cyclic collection.
+
+    DRF keeps the response on the view (`view.response`), the view in the response's renderer context, and
+    (while rendering) the response in that context too: reference cycles, so every generation's answer (on /v1
+    2-4 MB of base64 and its JSON) stayed in memory until the collector next ran: gunicorn's peak RSS under 16
+    /v1 clients was 1.5 GB (bench/RESULTS.md). Dropping the view's reference, and the context once rendered,
+    ends them; the response is freed once the server has written it.
+    """
+
+    def dispatch(self, request, *args, **kwargs):
+        response = super().dispatch(request, *args, **kwargs)
+        self.__dict__.pop("response", None)
+        if hasattr(response, "add_post_render_callback"):  # not a stream
+            response.add_post_render_callback(_release_renderer_context)
+        return response
+
+
+def _release_renderer_context(response) -> None:
+    response.renderer_context = {}  # it held the view, the request and the response itself
+
+
 class RateLimitHeadersMixin:
     """Every answer of a generation view, error or not, carries the key's x-ratelimit-* headers (when it has one)."""
 
@@ -169,7 +191,7 @@ def _generation_schema(*, edit: bool):
 
 
 @extend_schema_view(post=_generation_schema(edit=False))
-class ImageGenerationView(GenerationKeyLoaderMixin, RateLimitHeadersMixin, APIView):
+class ImageGenerationView(ReleasedResponseMixin, GenerationKeyLoaderMixin, RateLimitHeadersMixin, APIView):
     """POST /api/v1/images/generations (and /images/edits for OpenAI SDK clients)."""
 
     parser_classes = [JSONParser, MultiPartParser, FormParser]

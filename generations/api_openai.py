@@ -17,6 +17,7 @@ from generations import openai_shapes, selectors
 from generations.api import (
     GenerationKeyLoaderMixin,
     RateLimitHeadersMixin,
+    ReleasedResponseMixin,
     mask_file,
     reference_files,
     request_admission,
@@ -119,7 +120,7 @@ def _images_schema(*, edit: bool):
 
 
 @extend_schema_view(post=_images_schema(edit=False))
-class ImagesView(GenerationKeyLoaderMixin, RateLimitHeadersMixin, APIView):
+class ImagesView(ReleasedResponseMixin, GenerationKeyLoaderMixin, RateLimitHeadersMixin, APIView):
     """POST /v1/images/generations and /v1/images/edits."""
 
     parser_classes = [JSONParser, MultiPartParser, FormParser]
