@@ -62,3 +62,19 @@ def test_it_uploads_without_computing_checksums_the_store_does_not_require(s3_st
     [headers] = sent
     assert not [header for header in headers if header.lower().startswith("x-amz-checksum-")], headers
     assert s3_storage.client.head_object(Bucket=s3_storage.bucket, Key=name)["ContentLength"] > 0
+
+
+def test_it_sends_the_body_at_once_without_waiting_for_100_continue(s3_storage):
+    """botocore would send `Expect: 100-continue` and wait for the store's interim answer: a round trip per image."""
+    sent = []
+    client = default_storage.connection.meta.client
+    client.meta.events.register("before-send.s3.PutObject", lambda request, **_: sent.append(dict(request.headers)))
+    content = _png() + bytes(3 * 1024 * 1024)  # a body of several MB, sent in many writes
+    try:
+        name = default_storage.save("generations/test/large.png", ContentFile(content))
+    finally:
+        client.meta.events.unregister("before-send.s3.PutObject")
+
+    [headers] = sent
+    assert "expect" not in {header.lower() for header in headers}, headers
+    assert s3_storage.client.get_object(Bucket=s3_storage.bucket, Key=name)["Body"].read() == content
