@@ -33,6 +33,7 @@ from generations.providers.base import (
     ProviderResult,
     TokenUsage,
 )
+from gih.http_session import EnvironmentOnceSession
 from gih.sse import iter_events
 
 _REJECTION_MARKERS = ("moderation", "content_policy", "safety")
@@ -41,7 +42,7 @@ _OPTIONAL_FIELDS = ("output_format", "output_compression", "background", "modera
 
 
 def _build_session() -> requests.Session:
-    session = requests.Session()
+    session = EnvironmentOnceSession()
     # One pooled connection per in-flight call of a gevent worker (it runs ~1000 at once);
     # urllib3's pool is thread- and greenlet-safe.
     adapter = HTTPAdapter(pool_connections=4, pool_maxsize=1000)
