@@ -222,7 +222,7 @@ class ImageGenerationView(ReleasedResponseMixin, GenerationKeyLoaderMixin, RateL
         if (generation.is_async and wait is None) or not generation.is_terminal:
             payload = generation_payload(generation, absolute_url=request.build_absolute_uri, poll_url=poll_url)
             return Response(payload, status=202, headers={"Location": poll_url, **applied})
-        balance = balance_summary(balance_get(user=request.user))
+        balance = balance_summary(balance_get(user=request.user, batches=generation.usable_batches))
         payload = generation_payload(
             generation, absolute_url=request.build_absolute_uri, balance=balance, content=content
         )

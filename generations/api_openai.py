@@ -154,7 +154,7 @@ class ImagesView(ReleasedResponseMixin, GenerationKeyLoaderMixin, RateLimitHeade
             content=output_load,
             absolute_url=request.build_absolute_uri,
         )
-        balance = balance_summary(balance_get(user=request.user))
+        balance = balance_summary(balance_get(user=request.user, batches=generation.usable_batches))
         return Response(body, headers=openai_shapes.gih_headers(generation, balance))
 
 

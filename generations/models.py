@@ -220,6 +220,9 @@ class Generation(models.Model):
     request_id = models.CharField(
         max_length=128, blank=True, help_text="X-Request-ID of the request that submitted it (find its log lines)."
     )
+    # Not a column: the owner's usable credit batches as the success statement read them (for the balance in the
+    # answer, billing.selectors.balance_get); None where nothing read them.
+    usable_batches = None
 
     class Meta:
         ordering = ["-created_at"]

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from django.db import connection
 
+from billing.selectors import USABLE_BATCHES_ARRAYS_SQL, usable_batches_from_arrays
 from generations.models import GeneratedImage, Generation
 from generations.webhooks.selectors import SUBSCRIBED_IDS_SQL
 from gih.sql import column_list, typed_values
@@ -23,7 +24,9 @@ def succeed_in_one_statement(generation: Generation, stored: list[GeneratedImage
     """Record the success and the images if `generation` is still running as `attempt`; whether it was.
 
     The same statement reads which of the owner's webhook endpoints the success goes to (webhooks.selectors), and
-    leaves their ids on the generation as `subscribed_endpoint_ids`: one round trip fewer for every image sold.
+    leaves their ids on the generation as `subscribed_endpoint_ids`, and the owner's usable credit batches (for the
+    balance in the answer) as `usable_batches`: two round trips fewer for every image sold. Both are read in the
+    statement's snapshot, as a query right after it would read them (nothing it writes is among them).
     """
     updates = {"status": Generation.Status.SUCCEEDED, "finished_at": now}
     updates.update({name: getattr(generation, name) for name in SUCCESS_FIELDS})
@@ -42,15 +45,17 @@ def succeed_in_one_statement(generation: Generation, stored: list[GeneratedImage
         f", written AS (INSERT INTO {images} (generation_id, {column_list(image_fields)}) "
         f"SELECT won.id, v.* FROM won, (VALUES {rows}) AS v "
         "RETURNING 1) "
-        f"SELECT (SELECT count(*) FROM written), {SUBSCRIBED_IDS_SQL}"
+        f"SELECT (SELECT count(*) FROM written), {SUBSCRIBED_IDS_SQL}, usable.* "
+        f"FROM ({USABLE_BATCHES_ARRAYS_SQL}) AS usable"
     )
     event_type = f"generation.{Generation.Status.SUCCEEDED}"
     params = [*set_params, generation.pk, Generation.Status.RUNNING, attempt, *image_params]
-    params += [generation.user_id, event_type]
+    params += [generation.user_id, event_type, generation.user_id, connection.ops.adapt_datetimefield_value(now)]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        written, subscribed = cursor.fetchone()
+        written, subscribed, *usable = cursor.fetchone()
     if written != len(stored):
         return False
     generation.subscribed_endpoint_ids = {event_type: subscribed or []}
+    generation.usable_batches = usable_batches_from_arrays(usable)
     return True

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from billing.models import LedgerEntry
-from billing.selectors import balance_get, billing_audit
+from billing.selectors import balance_get, balance_summary, billing_audit
 from billing.services import credits_grant
 from generations.models import GeneratedImage, Generation
 from generations.tests.factories import (
@@ -86,6 +86,21 @@ def test_it_serves_each_image_as_a_png_of_the_requested_size(api, user):
         assert png.startswith(b"\x89PNG\r\n\x1a\n")
         assert decoded(png).size == (1536, 1024)
         assert (image["width"], image["height"], image["content_type"]) == (1536, 1024, "image/png")
+
+
+def test_its_balance_is_the_one_left_after_the_charge(make_user):
+    """The answer's balance (read by the success statement on Postgres) is what a balance query reads after it."""
+    owner = make_user("balance@example.com", account_type="PRO")
+    sooner = timezone.now() + timedelta(days=1)
+    credits_grant(user=owner, amount=5, expires_at=sooner)
+    credits_grant(user=owner, amount=4, expires_at=sooner + timedelta(days=1))
+    credits_grant(user=owner, amount=10)
+
+    payload = generate(api_client_for(owner), n=2)
+
+    assert payload["balance"] == balance_summary(balance_get(user=owner))
+    assert payload["balance"]["credits"] == 17
+    assert payload["balance"]["next_expiration"]["credits"] == 3
 
 
 def test_it_serves_images_without_an_api_key(api, anon_api, user):

@@ -1,6 +1,7 @@
 """A success with nothing to refund is one statement on Postgres (generations/success_statement.py): the images are
 written exactly when the compare-and-set wins, with the values the ORM would have written."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -8,6 +9,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from billing.models import CreditBatch
+from billing.selectors import usable_batch_rows
+from billing.services import credits_grant
 from billing.tests.factories import make_generation
 from generations.models import GeneratedImage, Generation, WebhookDelivery, WebhookEndpoint
 from generations.transitions import generation_succeed
@@ -64,6 +68,34 @@ def test_it_records_the_success_and_every_image_in_one_statement(make_user):
     ]  # fmt: skip
     assert all(image.expired_at is None and image.created_at <= timezone.now() for image in written)
     assert list(done.images.all()) == stored and not stored[0]._state.adding
+
+
+def test_it_reads_the_owners_usable_batches_as_the_balance_query_would(make_user):
+    """The balance in the answer comes from the success statement: the same rows, in the same order, as
+    billing.selectors.usable_batch_rows would read right after it."""
+    owner, other = make_user("owner@example.com"), make_user("other@example.com")
+    now = timezone.now()
+    credits_grant(user=owner, amount=5)
+    later = credits_grant(user=owner, amount=3, expires_at=now + timedelta(days=2))
+    sooner = credits_grant(user=owner, amount=4, expires_at=now + timedelta(days=1))
+    expired = credits_grant(user=owner, amount=2, expires_at=now + timedelta(days=3))
+    CreditBatch.objects.filter(pk=expired.pk).update(expires_at=now - timedelta(seconds=1))
+    credits_grant(user=other, amount=7, expires_at=now + timedelta(hours=1))
+    generation = running(owner, n=1)
+
+    done = generation_succeed(generation=generation, stored=images(generation, 1), attempt=1)
+
+    expected = usable_batch_rows(owner.pk, done.finished_at)
+    assert done.usable_batches == expected
+    assert [batch.id for batch in expected[:2]] == [sooner.pk, later.pk] and len(expected) == 3
+
+
+def test_an_owner_without_usable_batches_reads_none(make_user):
+    generation = running(make_user("empty@example.com"), n=1)
+
+    done = generation_succeed(generation=generation, stored=images(generation, 1), attempt=1)
+
+    assert done.usable_batches == []
 
 
 def test_a_superseded_attempt_writes_nothing(make_user):
