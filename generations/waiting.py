@@ -62,9 +62,14 @@ def _channel(generation_id: str) -> str:
 
 @receiver(generation_finished, dispatch_uid="generations.waiting.publish")
 def publish_finished(sender, generation, status: str, **kwargs) -> None:
-    """Tell any request waiting on this generation (a quick PUBLISH; failures are logged by events.py)."""
+    """Tell any request waiting on this generation (a quick PUBLISH; failures are logged by events.py).
+
+    Only async generations: a request waits only on the one it submitted, and `Prefer: wait` submits it as a job
+    (queued_if_waiting). A sync generation finishes in its own request, so its PUBLISH would reach no one:
+    a Redis round trip and ~2 % of a web worker's CPU per image (bench/RESULTS.md).
+    """
     client = _redis()
-    if client is not None:
+    if client is not None and generation.is_async:
         client.publish(_channel(generation.pk), status)
 
 

@@ -159,3 +159,27 @@ def test_a_finish_is_published_to_the_waiting_requests_channel(make_user):
     message = wait_until(lambda: listener.get_message(timeout=1), timeout=30, what="the published finish")
     assert message["data"] == b"canceled"
     listener.close()
+
+
+@clean_queue_and_files
+@committed
+def test_a_sync_generations_finish_is_not_published(make_user):
+    """No request can wait on a sync generation (Prefer: wait makes a job): its finish goes to no channel."""
+    from generations.services import generation_accept
+    from generations.tests.factories import api_client_for
+
+    owner = make_user("sync-publisher@example.com", credits=5)
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    listener = client.pubsub(ignore_subscribe_messages=True)
+    listener.psubscribe(CHANNEL_PREFIX + "*")
+    wait_until(lambda: client.pubsub_numpat() >= 1, timeout=10, what="the subscription")
+
+    response = api_client_for(owner).post(GENERATIONS_URL, BODY, format="json")
+    assert response.status_code == 200 and response.json()["status"] == "succeeded"
+    job = generation_accept(user=owner, data={**BODY, "async": True}).generation
+    generation_cancel(user=owner, generation_id=job.pk)
+
+    # Redis delivers in publishing order: the first finish heard is the job's, the sync one was never sent.
+    message = wait_until(lambda: listener.get_message(timeout=1), timeout=30, what="the published finish")
+    assert (message["channel"], message["data"]) == ((CHANNEL_PREFIX + job.pk).encode(), b"canceled")
+    listener.close()
