@@ -17,15 +17,10 @@ install_pool_check() swaps the pool's `_check` at its first connection. psycopg_
 requirements.txt, and gih/tests/test_pool_check.py fails if that attribute stops being the check it runs.
 """
 
-import select
-
 from django.db.backends.signals import connection_created
-from gevent.monkey import get_original
 from psycopg_pool import ConnectionPool
 
-# The unpatched poll: a zero timeout never blocks, so it needs no gevent hub round.
-_poll = get_original("select", "poll")
-_ANYTHING = select.POLLIN | select.POLLPRI | select.POLLERR | select.POLLHUP
+from gih.socket_look import socket_quiet
 
 
 def check_pooled_connection(conn) -> None:
@@ -37,9 +32,7 @@ def check_pooled_connection(conn) -> None:
 
 def _socket_quiet(conn) -> bool:
     try:
-        poller = _poll()
-        poller.register(conn.pgconn.socket, _ANYTHING)
-        return not poller.poll(0)
+        return socket_quiet(conn.pgconn.socket)
     except Exception:  # no socket (closed) or any surprise: let the full check decide
         return False
 
