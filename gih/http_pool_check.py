@@ -7,8 +7,9 @@ CPU per image, with two such looks per image (bench/RESULTS.md). This gives urll
 through the unpatched poll: the same answer (readable, closed or failed means not connected), at once.
 
 urllib3 calls `is_connected` only with that zero timeout (urllib3 2.x: connection.py), and botocore's
-connections subclass urllib3's, so one property covers both clients. gih/tests/test_http_pool_check.py
-fails if urllib3 stops asking through it.
+connections subclass urllib3's, so one property covers both clients. urllib3 is pinned in requirements.txt;
+gih/tests/test_http_pool_check.py checks that both clients' connections carry this property and that a
+connection the server closed is replaced, not used.
 """
 
 from urllib3.connection import HTTPConnection
