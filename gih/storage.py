@@ -25,13 +25,19 @@ No `Expect: 100-continue`: botocore sends it before every PUT body and waits for
 the store would refuse. Ours are signed, a few MB, and refused only when the store is
 misconfigured; the round trip (and moto's interim answer: 1.2 ms of its CPU per upload in the
 bench) is paid on every image.
+
+A body already in memory (a ContentFile, as every generated image is) reaches urllib3 as its bytes: urllib3 sends
+a file object in 16 KB reads, each through a read wrapper and a socket send of its own (~100 of each per image,
+3 % of a web worker's CPU per image: bench/RESULTS.md), and bytes in one. Parameter validation is
+off: our calls have fixed parameter shapes, and it walked the operation's model on every call (0.7 %).
 """
 
+import io
 import os
 import threading
 
 from botocore.config import Config
-from botocore.handlers import add_expect_header
+from botocore.handlers import add_expect_header, convert_body_to_file_like_object
 from django.conf import settings as django_settings
 from storages.backends.s3 import S3Storage as _S3Storage
 from storages.utils import ReadBytesWrapper, clean_name, is_seekable
@@ -46,6 +52,7 @@ class S3Storage(_S3Storage):
         if operator_config is None:
             self.client_config = self.client_config.merge(
                 Config(
+                    parameter_validation=False,
                     request_checksum_calculation="when_required",
                     response_checksum_validation="when_required",
                     s3={"addressing_style": self.addressing_style, "payload_signing_enabled": False},
@@ -63,13 +70,13 @@ class S3Storage(_S3Storage):
 
     @property
     def connection(self):
-        return self._shared("_shared_connection", lambda: _without_expect(_S3Storage.connection.fget(self)))
+        return self._shared("_shared_connection", lambda: _uploads_sent_at_once(_S3Storage.connection.fget(self)))
 
     @property
     def unsigned_connection(self):
         # Used for URLs when AWS_QUERYSTRING_AUTH is off.
         return self._shared(
-            "_shared_unsigned_connection", lambda: _without_expect(_S3Storage.unsigned_connection.fget(self))
+            "_shared_unsigned_connection", lambda: _uploads_sent_at_once(_S3Storage.unsigned_connection.fget(self))
         )
 
     def _save(self, name, content):
@@ -80,11 +87,12 @@ class S3Storage(_S3Storage):
         cleaned_name = clean_name(name)
         key = self._normalize_name(cleaned_name)
         params = self._get_write_parameters(key, content)
-        if is_seekable(content):
-            content.seek(0, os.SEEK_SET)
-        self.connection.meta.client.put_object(
-            Bucket=self.bucket_name, Key=key, Body=ReadBytesWrapper(content), **params
-        )
+        body = _bytes_in_memory(content)
+        if body is None:
+            if is_seekable(content):
+                content.seek(0, os.SEEK_SET)
+            body = ReadBytesWrapper(content)
+        self.connection.meta.client.put_object(Bucket=self.bucket_name, Key=key, Body=body, **params)
         return cleaned_name
 
     def __getstate__(self):
@@ -94,7 +102,19 @@ class S3Storage(_S3Storage):
         return state
 
 
-def _without_expect(resource):
-    """The resource, its client no longer asking for "100 Continue" before PUT bodies (see the module's docstring)."""
-    resource.meta.client.meta.events.unregister("before-call.s3", add_expect_header)
+def _bytes_in_memory(content) -> bytes | None:
+    """The whole content of a file held in a BytesIO (ContentFile, small uploads), whatever its position; else None.
+
+    An untouched BytesIO hands back the bytes it was made from, without a copy."""
+    file = getattr(content, "file", None)
+    return file.getvalue() if isinstance(file, io.BytesIO) else None
+
+
+def _uploads_sent_at_once(resource):
+    """The resource, its client no longer asking for "100 Continue" before PUT bodies, and keeping a PutObject's
+    bytes as bytes (botocore wraps them in a BytesIO, which urllib3 then sends in 16 KB pieces): see the module's
+    docstring."""
+    events = resource.meta.client.meta.events
+    events.unregister("before-call.s3", add_expect_header)
+    events.unregister("before-parameter-build.s3.PutObject", convert_body_to_file_like_object)
     return resource

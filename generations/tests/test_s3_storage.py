@@ -3,6 +3,7 @@
 import io
 
 import requests
+from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from PIL import Image
@@ -78,3 +79,49 @@ def test_it_sends_the_body_at_once_without_waiting_for_100_continue(s3_storage):
     [headers] = sent
     assert "expect" not in {header.lower() for header in headers}, headers
     assert s3_storage.client.get_object(Bucket=s3_storage.bucket, Key=name)["Body"].read() == content
+
+
+def _bodies_sent(save) -> list:
+    """What botocore hands urllib3 as each PutObject's body while `save()` runs."""
+    sent = []
+    client = default_storage.connection.meta.client
+    client.meta.events.register("before-send.s3.PutObject", lambda request, **_: sent.append(request.body))
+    try:
+        save()
+    finally:
+        client.meta.events.unregister("before-send.s3.PutObject")
+    return sent
+
+
+def test_it_sends_bytes_held_in_memory_as_one_body_and_a_file_on_disk_as_a_stream(s3_storage, tmp_path):
+    """urllib3 sends a file object in 16 KB reads, one socket send each; bytes already in memory go in one."""
+    content = _png() + bytes(2 * 1024 * 1024)
+    in_memory = ContentFile(content)
+    in_memory.read(100)  # a position other than 0 does not matter: the whole file is the object
+    on_disk = tmp_path / "on-disk.png"
+    on_disk.write_bytes(content)
+
+    with open(on_disk, "rb") as handle:
+        handle.read(100)
+        [memory_body, disk_body] = _bodies_sent(
+            lambda: (
+                default_storage.save("generations/test/memory.png", in_memory),
+                default_storage.save("generations/test/disk.png", File(handle)),
+            )
+        )
+
+    assert isinstance(memory_body, bytes) and memory_body is in_memory.file.getvalue()
+    assert not isinstance(disk_body, bytes | bytearray | memoryview)
+    for key in ("generations/test/memory.png", "generations/test/disk.png"):
+        assert s3_storage.client.get_object(Bucket=s3_storage.bucket, Key=key)["Body"].read() == content
+
+
+def test_it_does_not_validate_parameters_it_builds_itself(s3_storage):
+    """botocore walks the operation's model over every call's parameters; ours have fixed shapes. With validation
+    on, botocore refuses an integer where the model says string before sending anything (ParamValidationError)."""
+    client = default_storage.connection.meta.client
+
+    client.put_object(Bucket=s3_storage.bucket, Key="generations/test/unvalidated.png", Body=b"x", ContentLanguage=5)
+
+    head = s3_storage.client.head_object(Bucket=s3_storage.bucket, Key="generations/test/unvalidated.png")
+    assert head["ContentLanguage"] == "5"
