@@ -8,9 +8,7 @@ class AdminConfig(DjangoAdminConfig):
         super().ready()
         from gih import checks  # noqa: F401 (registers the hub's deployment checks)
         from gih.http_pool_check import install_http_pool_check
-        from gih.pg_wait import install_pg_wait
         from gih.pool_check import install_pool_check
 
         install_pool_check()  # the pooled connections' check without a round trip (gih/pool_check.py)
         install_http_pool_check()  # urllib3's look at kept-alive connections without a hub round
-        install_pg_wait()  # under gevent: psycopg waits on one io watcher, not gevent's poll (gih/pg_wait.py)
